@@ -1,0 +1,89 @@
+using Google.Protobuf;
+
+namespace Cloister;
+
+/// <summary>
+/// The host's handle on one loaded enclave: entry calls go in through it. Obtained from
+/// <see cref="EnclaveManager.LoadEnclaveAsync"/> or <see cref="EnclaveManager.GetClient"/>; thread-safe.
+/// </summary>
+public sealed class EnclaveClient
+{
+    private readonly MessageParser<EnclaveOutput> _outputParser;
+    private EnclaveTransport? _transport;
+    private volatile bool _destroyed;
+
+    internal EnclaveClient(string name, string backend, ExtensionRegistry? extensions)
+    {
+        Name = name;
+        Backend = backend;
+        _outputParser = extensions is null ? EnclaveOutput.Parser : EnclaveOutput.Parser.WithExtensionRegistry(extensions);
+    }
+
+    /// <summary>The enclave's name in its manager.</summary>
+    public string Name { get; }
+
+    /// <summary>The backend the enclave runs on, e.g. <c>sim</c>.</summary>
+    public string Backend { get; }
+
+    /// <summary>The SHA-256 measurement (lowercase hex) of the package the enclave was loaded from.</summary>
+    public string Measurement => _transport?.Measurement ?? string.Empty;
+
+    /// <summary>True once the enclave was destroyed; every call then fails.</summary>
+    public bool IsDestroyed => _destroyed;
+
+    internal Task? DestroyTask { get; set; }
+
+    internal EnclaveTransport? Transport => _transport;
+
+    /// <summary>Calls the enclave's <see cref="TrustedApplication.RunAsync"/> with <paramref name="input"/>.</summary>
+    /// <exception cref="EnclaveException">The enclave is not running (<see cref="EnclaveStatusCode.FailedPrecondition"/>),
+    /// or the enclave failed; the code and message are the enclave's.</exception>
+    public async ValueTask<EnclaveOutput> EnterAndRunAsync(EnclaveInput input, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var reply = await GetTransport().InvokeAsync(Selectors.Run, input.ToByteArray(), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return _outputParser.ParseFrom(reply.Span);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            throw new EnclaveException(EnclaveStatusCode.DataLoss, $"Enclave '{Name}' returned an EnclaveOutput that is not a valid protobuf message: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Calls a custom entry point the enclave registered with <c>RegisterEntryPoint</c>.</summary>
+    /// <param name="selector">The entry point's selector.</param>
+    /// <param name="payload">The bytes to send; not copied by the sim backend, so do not change them until the call completes.</param>
+    /// <param name="cancellationToken">Cancels the call; the enclave's handler sees its token cancelled.</param>
+    /// <exception cref="EnclaveException"><see cref="EnclaveStatusCode.Unimplemented"/> for an unknown selector;
+    /// otherwise the enclave's error.</exception>
+    public ValueTask<ReadOnlyMemory<byte>> InvokeAsync(string selector, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(selector);
+        if (Selectors.IsReserved(selector))
+        {
+            throw new EnclaveException(EnclaveStatusCode.InvalidArgument,
+                $"Selector '{selector}' is reserved for Cloister's lifecycle calls; use EnterAndRunAsync, or register a selector of your own.");
+        }
+
+        return GetTransport().InvokeAsync(selector, payload, cancellationToken);
+    }
+
+    internal void Attach(EnclaveTransport transport) => _transport = transport;
+
+    internal void MarkDestroyed() => _destroyed = true;
+
+    private EnclaveTransport GetTransport()
+    {
+        if (_destroyed)
+        {
+            throw new EnclaveException(EnclaveStatusCode.FailedPrecondition, $"Enclave '{Name}' has been destroyed; load it again to call it.");
+        }
+
+        return _transport ?? throw new EnclaveException(EnclaveStatusCode.FailedPrecondition, "Enclave not in state RUNNING");
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"Enclave '{Name}' ({Backend})";
+}

@@ -1,0 +1,17 @@
+namespace Cloister;
+
+/// <summary>
+/// A backend's connection to one enclave: carries entry calls in and, through
+/// <see cref="EnclaveOpenRequest.DispatchHostCallAsync"/>, host calls out. Disposing it tears the enclave down.
+/// </summary>
+public abstract class EnclaveTransport : IAsyncDisposable
+{
+    /// <summary>The SHA-256 measurement (lowercase hex) of the package the enclave was loaded from.</summary>
+    public abstract string Measurement { get; }
+
+    /// <summary>Sends one entry call. Errors are <see cref="EnclaveException"/>s.</summary>
+    public abstract ValueTask<ReadOnlyMemory<byte>> InvokeAsync(string selector, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken);
+
+    /// <summary>Tears the enclave down and releases what the transport owns (load context, process, files).</summary>
+    public abstract ValueTask DisposeAsync();
+}
