@@ -14,15 +14,15 @@ public sealed record PackageManifest
 
     /// <summary>The enclave application's name (by default, its assembly name).</summary>
     [JsonPropertyName("name")]
-    public required string Name { get; init; }
+    public string Name { get; init; } = string.Empty;
 
     /// <summary>The package-relative path of the assembly that holds the entry type, e.g. <c>HelloEnclave.dll</c>.</summary>
     [JsonPropertyName("entryAssembly")]
-    public required string EntryAssembly { get; init; }
+    public string EntryAssembly { get; init; } = string.Empty;
 
     /// <summary>The full name of the <see cref="TrustedApplication"/> subclass.</summary>
     [JsonPropertyName("entryType")]
-    public required string EntryType { get; init; }
+    public string EntryType { get; init; } = string.Empty;
 
     /// <summary>The target framework the enclave was built for, e.g. <c>.NETCoreApp,Version=v10.0</c>.</summary>
     [JsonPropertyName("targetFramework")]

@@ -11,21 +11,19 @@ namespace Cloister;
 internal sealed class EnclaveLoadContext : AssemblyLoadContext
 {
     private static readonly Lazy<HashSet<string>> HostAssemblies = new(ReadHostAssemblies);
-    private readonly AssemblyDependencyResolver? _resolver;
-    private readonly string _directory;
+    private readonly string[] _managedFolders;
+    private readonly string[] _nativeFolders;
 
+    // The package is untrusted input, so its .deps.json is not handed to AssemblyDependencyResolver: the native
+    // host parser behind it aborts the whole process on some malformed files (seen with "{}"). Publish output is
+    // flat, with RID-specific assets under runtimes/<rid>/, so probing those folders by name finds everything.
     public EnclaveLoadContext(string name, string entryAssemblyPath)
         : base($"cloister:{name}", isCollectible: true)
     {
-        _directory = Path.GetDirectoryName(Path.GetFullPath(entryAssemblyPath))!;
-        try
-        {
-            _resolver = new AssemblyDependencyResolver(Path.GetFullPath(entryAssemblyPath));
-        }
-        catch (InvalidOperationException)
-        {
-            _resolver = null; // No usable .deps.json: probe the package folder by file name.
-        }
+        var directory = Path.GetDirectoryName(Path.GetFullPath(entryAssemblyPath))!;
+        var rids = RuntimeIdentifierChain();
+        _managedFolders = [directory, .. rids.SelectMany(rid => LibFolders(Path.Combine(directory, "runtimes", rid, "lib")))];
+        _nativeFolders = [directory, .. rids.Select(rid => Path.Combine(directory, "runtimes", rid, "native"))];
     }
 
     protected override Assembly? Load(AssemblyName assemblyName)
@@ -35,21 +33,47 @@ internal sealed class EnclaveLoadContext : AssemblyLoadContext
             return null;
         }
 
-        var path = _resolver?.ResolveAssemblyToPath(assemblyName);
-        if (path is null)
+        foreach (var folder in _managedFolders)
         {
-            var probe = Path.Combine(_directory, assemblyName.Name + ".dll");
-            path = File.Exists(probe) ? probe : null;
+            var path = Path.Combine(folder, assemblyName.Name + ".dll");
+            if (File.Exists(path))
+            {
+                return LoadFromAssemblyPath(path);
+            }
         }
 
-        return path is null ? null : LoadFromAssemblyPath(path);
+        return null;
     }
 
     protected override IntPtr LoadUnmanagedDll(string unmanagedDllName)
     {
-        var path = _resolver?.ResolveUnmanagedDllToPath(unmanagedDllName);
-        return path is null ? IntPtr.Zero : LoadUnmanagedDllFromPath(path);
+        string[] names = [unmanagedDllName, $"lib{unmanagedDllName}.so", $"{unmanagedDllName}.so", $"lib{unmanagedDllName}.dylib", $"{unmanagedDllName}.dll"];
+        foreach (var folder in _nativeFolders)
+        {
+            foreach (var name in names)
+            {
+                var path = Path.Combine(folder, name);
+                if (File.Exists(path))
+                {
+                    return LoadUnmanagedDllFromPath(path);
+                }
+            }
+        }
+
+        return IntPtr.Zero;
     }
+
+    /// <summary>This machine's RIDs, most specific first (e.g. linux-x64, linux, unix).</summary>
+    private static string[] RuntimeIdentifierChain()
+    {
+        var arch = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
+        var os = OperatingSystem.IsWindows() ? "win" : OperatingSystem.IsMacOS() ? "osx" : "linux";
+        return OperatingSystem.IsWindows() ? [$"{os}-{arch}", os] : [$"{os}-{arch}", os, "unix"];
+    }
+
+    /// <summary>runtimes/&lt;rid&gt;/lib/&lt;tfm&gt; folders, newest target framework first.</summary>
+    private static IEnumerable<string> LibFolders(string libRoot) =>
+        Directory.Exists(libRoot) ? Directory.GetDirectories(libRoot).OrderDescending(StringComparer.Ordinal) : [];
 
     private static bool IsHostAssembly(string name) =>
         HostAssemblies.Value.Contains(name) || Default.Assemblies.Any(a => string.Equals(a.GetName().Name, name, StringComparison.OrdinalIgnoreCase));

@@ -5,13 +5,14 @@ namespace Cloister;
 /// <summary>
 /// The <c>sim</c> backend: the enclave runs in the host process, in a collectible load context of its own.
 /// <b>It gives no isolation at all</b>: the host can read the enclave's memory. Use it for development and tests.
+/// It says so once, as a warning, the first time it loads an enclave.
 /// </summary>
 public sealed partial class SimBackend : EnclaveBackend
 {
     /// <summary>The backend's name, <c>sim</c>.</summary>
     public const string BackendName = "sim";
 
-    private static int s_warned;
+    private int _warned;
 
     /// <inheritdoc />
     public override string Name => BackendName;
@@ -21,7 +22,7 @@ public sealed partial class SimBackend : EnclaveBackend
     {
         ArgumentNullException.ThrowIfNull(request);
         var logger = request.LoggerFactory.CreateLogger<SimBackend>();
-        if (Interlocked.Exchange(ref s_warned, 1) == 0)
+        if (Interlocked.Exchange(ref _warned, 1) == 0)
         {
             LogNoIsolation(logger);
         }

@@ -1,0 +1,156 @@
+using System.Buffers.Binary;
+using System.Text;
+using Cloister.Testing;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+
+namespace Cloister.TestEnclave;
+
+/// <summary>
+/// The enclave behind the shared test suite. Its behaviour is chosen by the host through
+/// <see cref="EnclaveConfig.Environment"/> and by entry-point selector, so one package covers every test.
+/// </summary>
+public sealed class TestApplication : TrustedApplication
+{
+    private static int s_instances;
+    private readonly int _instanceNumber = Interlocked.Increment(ref s_instances);
+    private long _runs;
+    private int _finalizeCount;
+    private EnclaveConfig _config = new();
+
+    protected override ExtensionRegistry? MessageExtensions => [TestEnclaveExtensions.Multiplier, TestEnclaveExtensions.StartValue];
+
+    public override async ValueTask InitializeAsync(EnclaveConfig config, CancellationToken cancellationToken)
+    {
+        _config = config;
+        if (config.Environment.TryGetValue("FAIL_INIT", out var message))
+        {
+            throw new InvalidOperationException(message);
+        }
+
+        if (config.Environment.TryGetValue("FAIL_INIT_STATUS", out var status))
+        {
+            throw new EnclaveException(EnclaveStatusCode.FailedPrecondition, status);
+        }
+
+        _runs = config.GetExtension(TestEnclaveExtensions.StartValue);
+        RegisterEntryPoint("echo", (payload, _) => ValueTask.FromResult(payload));
+        RegisterEntryPoint("fib", FibonacciAsync);
+        RegisterEntryPoint("host", CallHostAsync);
+        RegisterEntryPoint("wait", WaitForCancellationAsync);
+        RegisterEntryPoint("throw", (_, _) => throw new InvalidOperationException("boom from the enclave"));
+        RegisterEntryPoint("throw-status", (_, _) => throw new EnclaveException(EnclaveStatusCode.PermissionDenied, "the enclave says no"));
+        RegisterEntryPoint("builtins", UseBuiltInsAsync);
+        RegisterEntryPoint("finalize-count", (_, _) => ValueTask.FromResult<ReadOnlyMemory<byte>>(BitConverter.GetBytes(_finalizeCount)));
+        LoggerFactory.CreateLogger("TestEnclave").LogInformation("Test enclave {Name} initialized", Context.Name);
+        await ValueTask.CompletedTask;
+    }
+
+    public override ValueTask<EnclaveOutput> RunAsync(EnclaveInput input, CancellationToken cancellationToken)
+    {
+        var count = Interlocked.Increment(ref _runs);
+        var output = new EnclaveOutput { Text = input.Text, Data = input.Data };
+        if (input.HasExtension(TestEnclaveExtensions.Multiplier))
+        {
+            output.SetExtension(TestEnclaveExtensions.Product, count * input.GetExtension(TestEnclaveExtensions.Multiplier));
+        }
+
+        output.SetExtension(TestEnclaveExtensions.InstanceNumber, _instanceNumber);
+        return ValueTask.FromResult(output);
+    }
+
+    public override async ValueTask FinalizeAsync(EnclaveFinal final, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _finalizeCount);
+        if (_config.Environment.TryGetValue("FINALIZE_FILE", out var path))
+        {
+            await Host.WriteFileAsync(path, Encoding.UTF8.GetBytes($"finalized: {final.Reason}\n"), append: true, cancellationToken);
+        }
+
+        if (_config.Environment.ContainsKey("FAIL_FINALIZE"))
+        {
+            throw new InvalidOperationException("finalize failed on purpose");
+        }
+    }
+
+    /// <summary>
+    /// Linear Fibonacci across the boundary: fib(n) in the enclave asks the host for fib(n-1), which asks the
+    /// enclave for fib(n-2), ... so the call stack alternates host/enclave n levels deep.
+    /// Payload: n (int32); reply: F(n), F(n-1) (two int64).
+    /// </summary>
+    private async ValueTask<ReadOnlyMemory<byte>> FibonacciAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        var n = BinaryPrimitives.ReadInt32LittleEndian(payload.Span);
+        var reply = new byte[16];
+        if (n <= 1)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(reply, n);
+            BinaryPrimitives.WriteInt64LittleEndian(reply.AsSpan(8), 0);
+            return reply;
+        }
+
+        var request = new byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(request, n - 1);
+        var previous = await Host.InvokeAsync("fib", request, cancellationToken);
+        var f1 = BinaryPrimitives.ReadInt64LittleEndian(previous.Span);
+        var f2 = BinaryPrimitives.ReadInt64LittleEndian(previous.Span[8..]);
+        BinaryPrimitives.WriteInt64LittleEndian(reply, f1 + f2);
+        BinaryPrimitives.WriteInt64LittleEndian(reply.AsSpan(8), f1);
+        return reply;
+    }
+
+    /// <summary>Payload: "selector\npayload" (UTF-8); calls that host selector and returns its reply.</summary>
+    private async ValueTask<ReadOnlyMemory<byte>> CallHostAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        var text = Encoding.UTF8.GetString(payload.Span);
+        var split = text.IndexOf('\n', StringComparison.Ordinal);
+        var selector = split < 0 ? text : text[..split];
+        var body = split < 0 ? [] : Encoding.UTF8.GetBytes(text[(split + 1)..]);
+        return await Host.InvokeAsync(selector, body, cancellationToken);
+    }
+
+    private static async ValueTask<ReadOnlyMemory<byte>> WaitForCancellationAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return "cancelled"u8.ToArray();
+        }
+
+        return ReadOnlyMemory<byte>.Empty;
+    }
+
+    /// <summary>Payload: a folder on the host. Uses every built-in host call and reports what it saw.</summary>
+    private async ValueTask<ReadOnlyMemory<byte>> UseBuiltInsAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        var folder = Encoding.UTF8.GetString(payload.Span);
+        var file = Path.Combine(folder, "from-enclave.txt");
+        await Host.WriteFileAsync(file, "written by the enclave"u8.ToArray(), cancellationToken: cancellationToken);
+        await Host.WriteFileAsync(file, " and appended"u8.ToArray(), append: true, cancellationToken);
+        var readBack = Encoding.UTF8.GetString(await Host.ReadFileAsync(file, cancellationToken));
+        await Host.WriteConsoleAsync("to stdout\n", cancellationToken: cancellationToken);
+        await Host.WriteConsoleAsync("to stderr\n", error: true, cancellationToken);
+        LoggerFactory.CreateLogger("TestEnclave.BuiltIns").LogWarning("logged from the enclave {Value}", 42);
+        var now = await Host.GetTimeAsync(cancellationToken);
+        string missing;
+        try
+        {
+            await Host.ReadFileAsync(Path.Combine(folder, "does-not-exist"), cancellationToken);
+            missing = "found?!";
+        }
+        catch (EnclaveException ex)
+        {
+            missing = ex.StatusCode.ToString();
+        }
+
+        return Encoding.UTF8.GetBytes($"{readBack}|{now.ToUnixTimeSeconds()}|{missing}");
+    }
+}
+
+/// <summary>A public type that is not a TrustedApplication, for the "wrong entry type" test.</summary>
+public sealed class NotAnApplication
+{
+}
