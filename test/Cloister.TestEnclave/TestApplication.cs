@@ -16,6 +16,8 @@ public sealed class TestApplication : TrustedApplication
     private readonly int _instanceNumber = Interlocked.Increment(ref s_instances);
     private long _runs;
     private int _finalizeCount;
+    private int _waiting;
+    private int _cancellations;
     private EnclaveConfig _config = new();
 
     protected override ExtensionRegistry? MessageExtensions => [TestEnclaveExtensions.Multiplier, TestEnclaveExtensions.StartValue];
@@ -41,6 +43,7 @@ public sealed class TestApplication : TrustedApplication
         RegisterEntryPoint("throw", (_, _) => throw new InvalidOperationException("boom from the enclave"));
         RegisterEntryPoint("throw-status", (_, _) => throw new EnclaveException(EnclaveStatusCode.PermissionDenied, "the enclave says no"));
         RegisterEntryPoint("builtins", UseBuiltInsAsync);
+        RegisterEntryPoint("wait-stats", (_, _) => ValueTask.FromResult<ReadOnlyMemory<byte>>(Encoding.UTF8.GetBytes($"{_waiting}/{_cancellations}")));
         RegisterEntryPoint("finalize-count", (_, _) => ValueTask.FromResult<ReadOnlyMemory<byte>>(BitConverter.GetBytes(_finalizeCount)));
         LoggerFactory.CreateLogger("TestEnclave").LogInformation("Test enclave {Name} initialized", Context.Name);
         await ValueTask.CompletedTask;
@@ -109,18 +112,20 @@ public sealed class TestApplication : TrustedApplication
         return await Host.InvokeAsync(selector, body, cancellationToken);
     }
 
-    private static async ValueTask<ReadOnlyMemory<byte>> WaitForCancellationAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    /// <summary>Waits until its token is cancelled, counts that, and lets the cancellation surface.</summary>
+    private async ValueTask<ReadOnlyMemory<byte>> WaitForCancellationAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
+        Interlocked.Increment(ref _waiting);
         try
         {
             await Task.Delay(Timeout.Infinite, cancellationToken);
+            return ReadOnlyMemory<byte>.Empty;
         }
         catch (OperationCanceledException)
         {
-            return "cancelled"u8.ToArray();
+            Interlocked.Increment(ref _cancellations);
+            throw;
         }
-
-        return ReadOnlyMemory<byte>.Empty;
     }
 
     /// <summary>Payload: a folder on the host. Uses every built-in host call and reports what it saw.</summary>

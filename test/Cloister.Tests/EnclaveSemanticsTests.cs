@@ -246,11 +246,13 @@ public abstract class EnclaveSemanticsTests(TestEnclaveFixture enclave) : IAsync
         var client = await LoadAsync("cancel");
         using var cts = new CancellationTokenSource();
         var call = client.InvokeAsync("wait", Array.Empty<byte>(), cts.Token).AsTask();
-        await Task.Delay(50);
+        await WaitForStatsAsync(client, "1/0");
         Assert.False(call.IsCompleted);
+
         await cts.CancelAsync();
-        var reply = await call.WaitAsync(Timeout);
-        Assert.Equal("cancelled", Encoding.UTF8.GetString(reply.Span));
+
+        await ThrowsEnclaveAsync(EnclaveStatusCode.Cancelled, () => call);
+        await WaitForStatsAsync(client, "1/1"); // the enclave's token fired, not just the host's wait
     }
 
     [Fact]
@@ -258,10 +260,22 @@ public abstract class EnclaveSemanticsTests(TestEnclaveFixture enclave) : IAsync
     {
         var client = await LoadAsync("destroy-in-flight");
         var call = client.InvokeAsync("wait", Array.Empty<byte>()).AsTask();
-        await Task.Delay(50);
+        await WaitForStatsAsync(client, "1/0");
         await Manager.DestroyEnclaveAsync(client).AsTask().WaitAsync(Timeout);
-        var reply = await call.WaitAsync(Timeout);
-        Assert.Equal("cancelled", Encoding.UTF8.GetString(reply.Span));
+        var ex = await Assert.ThrowsAsync<EnclaveException>(() => call.WaitAsync(Timeout));
+        Assert.True(ex.StatusCode is EnclaveStatusCode.Cancelled or EnclaveStatusCode.Unavailable, $"Unexpected {ex.StatusCode}: {ex.Message}");
+    }
+
+    /// <summary>Polls the test enclave's "waiting/cancelled" counters until they read <paramref name="expected"/>.</summary>
+    private static async Task WaitForStatsAsync(EnclaveClient client, string expected)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        string actual;
+        while ((actual = Encoding.UTF8.GetString((await client.InvokeAsync("wait-stats", Array.Empty<byte>())).Span)) != expected)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"The enclave's wait counters read {actual}, expected {expected}.");
+            await Task.Delay(10);
+        }
     }
 
     [Fact]

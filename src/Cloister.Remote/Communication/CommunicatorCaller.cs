@@ -1,0 +1,68 @@
+using Cloister.Remote.Protocol;
+using Google.Protobuf;
+using Grpc.Core;
+
+namespace Cloister.Remote;
+
+/// <summary>
+/// The calling half of the communicator: sends one call inline or streamed by size, fetches large replies, and turns
+/// an <see cref="Error"/> reply into the <see cref="EnclaveException"/> it stands for. Transport failures stay
+/// <see cref="RpcException"/>s so the owner can say what broke.
+/// </summary>
+internal sealed class CommunicatorCaller(Communicator.CommunicatorClient client, string sessionToken)
+{
+    private readonly Metadata _headers = new() { { CommunicatorLimits.SessionHeader, sessionToken } };
+
+    public async ValueTask<ReadOnlyMemory<byte>> CallAsync(CallRequest header, ReadOnlyMemory<byte> payload, DateTime? deadline, CancellationToken cancellationToken)
+    {
+        if (payload.Length > CommunicatorLimits.MaxInlineBytes)
+        {
+            return await CallStreamingAsync(header, payload, deadline, cancellationToken).ConfigureAwait(false);
+        }
+
+        header.Payload = UnsafeByteOperations.UnsafeWrap(payload);
+        var reply = await client.InvokeAsync(header, _headers, deadline, cancellationToken).ConfigureAwait(false);
+        return reply.ResultCase switch
+        {
+            CallReply.ResultOneofCase.Payload => reply.Payload.Memory,
+            CallReply.ResultOneofCase.Error => throw FromError(reply.Error),
+            CallReply.ResultOneofCase.LargeReply => await FetchAsync(reply.LargeReply, deadline, cancellationToken).ConfigureAwait(false),
+            _ => ReadOnlyMemory<byte>.Empty,
+        };
+    }
+
+    private async Task<ReadOnlyMemory<byte>> FetchAsync(LargeReply large, DateTime? deadline, CancellationToken cancellationToken)
+    {
+        using var call = client.FetchReply(new FetchReplyRequest { Handle = large.Handle }, _headers, deadline, cancellationToken);
+        var buffer = GC.AllocateUninitializedArray<byte>(checked((int)large.Length));
+        var offset = 0;
+        await foreach (var chunk in call.ResponseStream.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            chunk.Data.Span.CopyTo(buffer.AsSpan(offset));
+            offset += chunk.Data.Length;
+        }
+
+        return offset == buffer.Length
+            ? buffer
+            : throw new RpcException(new Status(StatusCode.DataLoss, $"A large reply ended after {offset} of its {buffer.Length} bytes."));
+    }
+
+    private async Task<ReadOnlyMemory<byte>> CallStreamingAsync(CallRequest header, ReadOnlyMemory<byte> payload, DateTime? deadline, CancellationToken cancellationToken)
+    {
+        using var call = client.InvokeStreaming(_headers, deadline, cancellationToken);
+        await ChunkedPayload.WriteAsync(call.RequestStream, header, payload, cancellationToken).ConfigureAwait(false);
+        await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+        if (!await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
+        {
+            throw new RpcException(new Status(StatusCode.DataLoss, "A streamed call ended without a reply."));
+        }
+
+        var first = call.ResponseStream.Current;
+        return first.Error is { } error
+            ? throw FromError(error)
+            : await ChunkedPayload.ReadAsync(call.ResponseStream, first, cancellationToken).ConfigureAwait(false);
+    }
+
+    public static EnclaveException FromError(Error error) =>
+        new((EnclaveStatusCode)error.Code, error.Message) { EnclaveStackTrace = string.IsNullOrEmpty(error.StackTrace) ? null : error.StackTrace };
+}

@@ -1,0 +1,49 @@
+namespace Cloister.Remote;
+
+/// <summary>Settings of the <see cref="RemoteBackend"/>: how proxies are provisioned, where the host listens, timeouts.</summary>
+public sealed class RemoteProxyConfig
+{
+    /// <summary>
+    /// Creates the provision for each enclave. Default: a <see cref="LocalProxyProvision"/> (a child process on this
+    /// machine) with <see cref="LocalProxy"/>'s settings.
+    /// </summary>
+    public Func<ProxyProvisionRequest, IRemoteProvision>? Provision { get; set; }
+
+    /// <summary>Settings of the default local provisioning.</summary>
+    public LocalProxyProvisionOptions LocalProxy { get; set; } = new();
+
+    /// <summary>
+    /// Where the host's communicator listens for its proxies. Default: a Unix domain socket in the temp folder, the
+    /// fastest transport between two processes of one machine (no TCP/IP stack, no loopback device). Give
+    /// <c>127.0.0.1:0</c>, <c>[::1]:0</c> or a routable address for proxies on other machines.
+    /// </summary>
+    public string? HostAddress { get; set; }
+
+    /// <summary>How long a load waits for the proxy to start, verify the package and report in. Default 30 s.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a destroyed enclave's proxy gets to exit before it is killed. Default 5 s.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>When a call fails because the proxy is gone, how long to wait for its exit status to name it. Default 1 s.</summary>
+    public TimeSpan ExitStatusWait { get; set; } = TimeSpan.FromSeconds(1);
+
+    internal void Validate()
+    {
+        if (ConnectTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), $"{nameof(RemoteProxyConfig)}.{nameof(ConnectTimeout)} must be positive.");
+        }
+
+        if (ShutdownTimeout < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ShutdownTimeout), $"{nameof(RemoteProxyConfig)}.{nameof(ShutdownTimeout)} must not be negative.");
+        }
+
+        ArgumentNullException.ThrowIfNull(LocalProxy, $"{nameof(RemoteProxyConfig)}.{nameof(LocalProxy)}");
+        if (HostAddress is not null)
+        {
+            EndpointAddress.Parse(HostAddress, $"{nameof(RemoteProxyConfig)}.{nameof(HostAddress)}");
+        }
+    }
+}

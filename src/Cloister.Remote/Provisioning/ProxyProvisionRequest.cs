@@ -1,0 +1,26 @@
+namespace Cloister.Remote;
+
+/// <summary>What a provision needs to start one proxy.</summary>
+public sealed record ProxyProvisionRequest
+{
+    /// <summary>The enclave's name.</summary>
+    public required string EnclaveName { get; init; }
+
+    /// <summary>The package to load, on the host.</summary>
+    public required string PackagePath { get; init; }
+
+    /// <summary>Where the host's communicator listens; the proxy connects back to it.</summary>
+    public required string ClientAddress { get; init; }
+
+    /// <summary>The secret the proxy must present on every call to the host, and the host on every call to it.</summary>
+    public required string SessionToken { get; init; }
+
+    /// <summary>When set, the measurement the package must have.</summary>
+    public string? ExpectedMeasurement { get; init; }
+
+    /// <summary>Debug mode: enclave errors carry stack traces.</summary>
+    public bool Debug { get; init; }
+
+    /// <summary>Where the proxy listens; <see langword="null"/> lets it choose next to <see cref="ClientAddress"/>.</summary>
+    public string? ListenAddress { get; init; }
+}

@@ -1,0 +1,52 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+
+namespace Cloister.Remote;
+
+/// <summary>The <c>proxy</c> command, shared by <c>cloister proxy</c> and <c>dotnet Cloister.Remote.dll proxy</c>.</summary>
+public static class ProxyCommand
+{
+    /// <summary>The environment variable that carries the session token to the proxy (kept off the command line).</summary>
+    public const string SessionTokenVariable = "CLOISTER_SESSION_TOKEN";
+
+    /// <summary>Creates the <c>proxy</c> command.</summary>
+    public static Command Create()
+    {
+        var clientAddress = new Option<string>("--client-address") { Description = "The host's communicator address (host:port, [IPv6]:port or unix:/path).", Required = true };
+        var package = new Option<string>("--package") { Description = "The .cloister package to host.", Required = true };
+        var name = new Option<string>("--name") { Description = "The enclave's name.", Required = true };
+        var listen = new Option<string?>("--listen-address") { Description = "Where to listen (default: next to the host's address, port 0)." };
+        var measurement = new Option<string?>("--expected-measurement") { Description = "Refuse the package unless its SHA-256 measurement is this." };
+        var debug = new Option<bool>("--debug") { Description = "Send enclave stack traces to the host." };
+        var parent = new Option<int?>("--parent-pid") { Description = "Exit when this process exits." };
+        var command = new Command("proxy", "Host one enclave for a remote host (started by the remote backend, not by hand).")
+        {
+            clientAddress, package, name, listen, measurement, debug, parent,
+        };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
+            var options = new ProxyServerOptions
+            {
+                ClientAddress = result.GetValue(clientAddress)!,
+                PackagePath = result.GetValue(package)!,
+                EnclaveName = result.GetValue(name)!,
+                ListenAddress = result.GetValue(listen),
+                ExpectedMeasurement = result.GetValue(measurement),
+                Debug = result.GetValue(debug),
+                ParentProcessId = result.GetValue(parent),
+                SessionToken = Environment.GetEnvironmentVariable(SessionTokenVariable) ?? "",
+            };
+            try
+            {
+                return await ProxyServer.RunAsync(options, loggerFactory, cancellationToken).ConfigureAwait(false);
+            }
+            catch (EnclaveException ex)
+            {
+                await Console.Error.WriteLineAsync($"error: {ex.Message}").ConfigureAwait(false);
+                return 1;
+            }
+        });
+        return command;
+    }
+}

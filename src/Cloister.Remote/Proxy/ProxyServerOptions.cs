@@ -1,0 +1,51 @@
+namespace Cloister.Remote;
+
+/// <summary>Settings of a <see cref="ProxyServer"/>: which enclave to host and which host to serve.</summary>
+public sealed class ProxyServerOptions
+{
+    /// <summary>The host's communicator address (<c>host:port</c>, <c>[IPv6]:port</c> or <c>unix:/path</c>). Required.</summary>
+    public string ClientAddress { get; set; } = "";
+
+    /// <summary>The enclave package to load. Required.</summary>
+    public string PackagePath { get; set; } = "";
+
+    /// <summary>The enclave's name. Required.</summary>
+    public string EnclaveName { get; set; } = "";
+
+    /// <summary>The secret shared with the host for this enclave. Required.</summary>
+    public string SessionToken { get; set; } = "";
+
+    /// <summary>
+    /// Where the proxy's communicator listens. Default: a Unix socket in the temp folder when the host's address is a
+    /// Unix socket, else port 0 on the loopback address of the host's address family.
+    /// </summary>
+    public string? ListenAddress { get; set; }
+
+    /// <summary>When set, the package's measurement must equal it.</summary>
+    public string? ExpectedMeasurement { get; set; }
+
+    /// <summary>Debug mode: enclave errors carry stack traces to the host.</summary>
+    public bool Debug { get; set; }
+
+    /// <summary>When set, the proxy exits as soon as this process is gone (set by local provisioning).</summary>
+    public int? ParentProcessId { get; set; }
+
+    /// <summary>Limits the package is checked against.</summary>
+    public PackageLimits PackageLimits { get; set; } = new();
+
+    internal void Validate()
+    {
+        Require(ClientAddress, nameof(ClientAddress), "--client-address");
+        Require(PackagePath, nameof(PackagePath), "--package");
+        Require(EnclaveName, nameof(EnclaveName), "--name");
+        Require(SessionToken, nameof(SessionToken), $"the {ProxyCommand.SessionTokenVariable} environment variable");
+
+        static void Require(string value, string name, string source)
+        {
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                throw new EnclaveException(EnclaveStatusCode.InvalidArgument, $"{nameof(ProxyServerOptions)}.{name} is required (from {source}).");
+            }
+        }
+    }
+}
