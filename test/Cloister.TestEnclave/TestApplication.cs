@@ -35,8 +35,19 @@ public sealed class TestApplication : TrustedApplication
             throw new EnclaveException(EnclaveStatusCode.FailedPrecondition, status);
         }
 
+        if (config.Environment.TryGetValue("EXIT_IN_INIT", out var exitCode))
+        {
+            Environment.Exit(int.Parse(exitCode, System.Globalization.CultureInfo.InvariantCulture));
+        }
+
         _runs = config.GetExtension(TestEnclaveExtensions.StartValue);
         RegisterEntryPoint("echo", (payload, _) => ValueTask.FromResult(payload));
+        RegisterEntryPoint("reverse", (payload, _) =>
+        {
+            var copy = payload.ToArray();
+            Array.Reverse(copy);
+            return ValueTask.FromResult<ReadOnlyMemory<byte>>(copy);
+        });
         RegisterEntryPoint("fib", FibonacciAsync);
         RegisterEntryPoint("host", CallHostAsync);
         RegisterEntryPoint("wait", WaitForCancellationAsync);

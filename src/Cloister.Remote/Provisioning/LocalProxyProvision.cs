@@ -30,7 +30,7 @@ public sealed partial class LocalProxyProvision : IRemoteProvision
     public Task<ProxyExitStatus> Exited => _exited.Task;
 
     /// <summary>The proxy's process id, once started.</summary>
-    public int? ProcessId => _process?.Id;
+    public int? ProcessId { get; private set; }
 
     /// <summary>The last lines the proxy wrote, for error messages.</summary>
     public string RecentOutput
@@ -83,6 +83,7 @@ public sealed partial class LocalProxyProvision : IRemoteProvision
         }
 
         _process = process;
+        ProcessId = process.Id;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         LogStarted(_name, process.Id, start.FileName);

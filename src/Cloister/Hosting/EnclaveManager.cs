@@ -119,7 +119,8 @@ public sealed partial class EnclaveManager : IAsyncDisposable
     /// <summary>
     /// Destroys an enclave: runs its <see cref="TrustedApplication.FinalizeAsync"/>, tears it down and frees its name.
     /// Idempotent: destroying a destroyed enclave does nothing. If Finalize fails, the enclave is still torn down
-    /// and the failure is thrown.
+    /// and the failure is thrown, except when the enclave is unreachable (<see cref="EnclaveStatusCode.Unavailable"/>,
+    /// e.g. its proxy died): then there is nothing to finalize, and the destroy succeeds.
     /// </summary>
     public ValueTask DestroyEnclaveAsync(EnclaveClient client, EnclaveFinal? final = null, CancellationToken cancellationToken = default)
     {
@@ -142,6 +143,12 @@ public sealed partial class EnclaveManager : IAsyncDisposable
         try
         {
             await transport.InvokeAsync(Selectors.Finalize, final.ToByteArray(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (EnclaveException ex) when (ex.StatusCode == EnclaveStatusCode.Unavailable)
+        {
+            // The enclave is already gone (its proxy died): there is nothing left to finalize, and the
+            // teardown below is all a destroy still owes.
+            LogFinalizeUnavailable(client.Name, ex.Message);
         }
         finally
         {
@@ -181,6 +188,9 @@ public sealed partial class EnclaveManager : IAsyncDisposable
 
     [LoggerMessage(3, LogLevel.Information, "Enclave '{Name}' destroyed")]
     private partial void LogDestroyed(string name);
+
+    [LoggerMessage(5, LogLevel.Warning, "Enclave '{Name}' could not be finalized, it is already gone: {Reason}")]
+    private partial void LogFinalizeUnavailable(string name, string reason);
 
     [LoggerMessage(4, LogLevel.Warning, "Enclave '{Name}' failed to finalize while the manager was disposed: {Reason}")]
     private partial void LogDestroyFailed(string name, string reason);

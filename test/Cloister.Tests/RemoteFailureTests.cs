@@ -1,0 +1,308 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using Cloister.Remote;
+using Cloister.Remote.Protocol;
+using Grpc.Core;
+using Google.Protobuf;
+
+namespace Cloister.Tests;
+
+/// <summary>
+/// The remote backend under failure, with real processes: proxies killed, hosts killed, proxies that never report in
+/// or report in wrongly, and garbage on the wire. Each failure is a clear error, never a hang or an orphan.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class RemoteFailureTests(TestEnclaveFixture enclave) : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+    private readonly List<RemoteBackend> _backends = [];
+    private readonly List<EnclaveManager> _managers = [];
+    private readonly TempFolder _folder = new();
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var manager in _managers)
+        {
+            await manager.DisposeAsync();
+        }
+
+        foreach (var backend in _backends)
+        {
+            await backend.DisposeAsync();
+        }
+
+        _folder.Dispose();
+    }
+
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+
+    private EnclaveManager CreateManager(RemoteProxyConfig? config = null)
+    {
+        var backend = new RemoteBackend(config ?? new RemoteProxyConfig());
+        _backends.Add(backend);
+        var options = new EnclaveManagerOptions();
+        options.Backends.Add(backend);
+        var manager = new EnclaveManager(options);
+        _managers.Add(manager);
+        return manager;
+    }
+
+    private EnclaveLoadConfig Config(string name, params (string Key, string Value)[] environment)
+    {
+        var config = new EnclaveLoadConfig { Name = name, PackagePath = enclave.PackagePath, Backend = RemoteBackend.BackendName, Config = new EnclaveConfig() };
+        foreach (var (key, value) in environment)
+        {
+            config.Config.Environment[key] = value;
+        }
+
+        return config;
+    }
+
+    private static LocalProxyProvision ProvisionOf(EnclaveClient client) => (LocalProxyProvision)((ProxyClient)client.Transport!).Provision;
+
+    [Fact]
+    public async Task Proxy_killed_with_32_calls_in_flight_fails_them_all_fast_with_Unavailable_naming_the_exit()
+    {
+        var manager = CreateManager();
+        var client = await manager.LoadEnclaveAsync(Config("doomed")).AsTask().WaitAsync(Timeout);
+        var pid = ProvisionOf(client).ProcessId!.Value;
+
+        var calls = Enumerable.Range(0, 32).Select(_ => client.InvokeAsync("wait", Array.Empty<byte>()).AsTask()).ToArray();
+        await WaitUntilAsync(async () => Encoding.UTF8.GetString((await client.InvokeAsync("wait-stats", Array.Empty<byte>())).Span) == "32/0");
+
+        var killed = Stopwatch.StartNew();
+        Process.GetProcessById(pid).Kill();
+        var failures = new List<EnclaveException>();
+        foreach (var call in calls)
+        {
+            failures.Add(await Assert.ThrowsAsync<EnclaveException>(() => call.WaitAsync(Timeout)));
+        }
+
+        var elapsed = killed.Elapsed;
+        TestContext.Current.SendDiagnosticMessage($"32 pending calls failed {elapsed.TotalMilliseconds:0} ms after SIGKILL");
+        Assert.All(failures, f =>
+        {
+            Assert.Equal(EnclaveStatusCode.Unavailable, f.StatusCode);
+            Assert.Contains("'doomed'", f.Message);
+            Assert.Contains("SIGKILL", f.Message);
+        });
+        Assert.True(elapsed < TimeSpan.FromSeconds(10), $"Pending calls took {elapsed} to fail after the proxy was killed.");
+
+        // The dead enclave can be destroyed, its name reused, and the manager keeps working.
+        await manager.DestroyEnclaveAsync(client).AsTask().WaitAsync(Timeout);
+        var again = await manager.LoadEnclaveAsync(Config("doomed")).AsTask().WaitAsync(Timeout);
+        Assert.Equal("back", (await again.EnterAndRunAsync(new EnclaveInput { Text = "back" })).Text);
+    }
+
+    [Fact]
+    public async Task Proxy_exits_by_itself_when_its_host_is_killed()
+    {
+        var hostDll = Path.Combine(AppContext.BaseDirectory, "enclaves", "TestHost", "Cloister.TestHost.dll");
+        using var host = Process.Start(new ProcessStartInfo("dotnet") { ArgumentList = { hostDll, enclave.PackagePath }, RedirectStandardOutput = true, UseShellExecute = false })!;
+        int proxyPid;
+        try
+        {
+            string? line;
+            do
+            {
+                line = await host.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken).AsTask().WaitAsync(Timeout);
+            }
+            while (line is not null && !line.StartsWith("PROXY_PID=", StringComparison.Ordinal));
+
+            Assert.NotNull(line);
+            proxyPid = int.Parse(line["PROXY_PID=".Length..], System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(IsRunning(proxyPid));
+        }
+        finally
+        {
+            host.Kill();
+        }
+
+        var killed = Stopwatch.StartNew();
+        await WaitUntilAsync(() => Task.FromResult(!IsRunning(proxyPid)));
+        TestContext.Current.SendDiagnosticMessage($"The proxy exited {killed.Elapsed.TotalMilliseconds:0} ms after its host was killed");
+    }
+
+    [Fact]
+    public async Task Proxy_that_never_reports_in_fails_the_load_with_DeadlineExceeded_and_is_stopped()
+    {
+        var script = _folder.File("silent-proxy.sh");
+        await File.WriteAllTextAsync(script, "#!/bin/sh\necho \"silent proxy $$ started\"\nexec sleep 60\n");
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        LocalProxyProvision? provision = null;
+        var manager = CreateManager(new RemoteProxyConfig
+        {
+            ConnectTimeout = TimeSpan.FromSeconds(1),
+            ShutdownTimeout = TimeSpan.Zero,
+            Provision = _ => provision = new LocalProxyProvision(new LocalProxyProvisionOptions { ProxyPath = script }),
+        });
+
+        var ex = await Assert.ThrowsAsync<EnclaveException>(() => manager.LoadEnclaveAsync(Config("silent")).AsTask().WaitAsync(Timeout));
+
+        Assert.Equal(EnclaveStatusCode.DeadlineExceeded, ex.StatusCode);
+        Assert.Contains("'silent' did not report in within 1 s", ex.Message);
+        Assert.Contains("silent proxy", ex.Message); // its output is quoted
+        Assert.False(IsRunning(provision!.ProcessId!.Value));
+        Assert.Null(manager.GetClient("silent"));
+    }
+
+    [Fact]
+    public async Task Proxy_that_cannot_start_fails_the_load_with_its_exit()
+    {
+        var script = _folder.File("failing-proxy.sh");
+        await File.WriteAllTextAsync(script, "#!/bin/sh\necho 'no such option' >&2\nexit 7\n");
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var manager = CreateManager(new RemoteProxyConfig { LocalProxy = new LocalProxyProvisionOptions { ProxyPath = script } });
+
+        var ex = await Assert.ThrowsAsync<EnclaveException>(() => manager.LoadEnclaveAsync(Config("failing")).AsTask().WaitAsync(Timeout));
+
+        Assert.Equal(EnclaveStatusCode.Unavailable, ex.StatusCode);
+        Assert.Contains("exited with exit code 7 before it reported in", ex.Message);
+        Assert.Contains("no such option", ex.Message);
+    }
+
+    [Fact]
+    public async Task Proxy_with_a_wrong_session_token_fails_the_load_with_Unauthenticated()
+    {
+        LocalProxyProvision? inner = null;
+        var manager = CreateManager(new RemoteProxyConfig
+        {
+            Provision = _ => new TamperingProvision(inner = new LocalProxyProvision()),
+        });
+
+        var ex = await Assert.ThrowsAsync<EnclaveException>(() => manager.LoadEnclaveAsync(Config("impostor")).AsTask().WaitAsync(Timeout));
+
+        Assert.Equal(EnclaveStatusCode.Unauthenticated, ex.StatusCode);
+        Assert.Contains("wrong session token", ex.Message);
+        await WaitUntilAsync(() => Task.FromResult(!IsRunning(inner!.ProcessId!.Value)));
+    }
+
+    [Fact]
+    public async Task Proxy_exiting_during_Initialize_fails_the_load_and_frees_the_name()
+    {
+        var manager = CreateManager();
+        var ex = await Assert.ThrowsAsync<EnclaveException>(() => manager.LoadEnclaveAsync(Config("quitter", ("EXIT_IN_INIT", "3"))).AsTask().WaitAsync(Timeout));
+
+        Assert.Equal(EnclaveStatusCode.Unavailable, ex.StatusCode);
+        Assert.Contains("'quitter'", ex.Message);
+        Assert.Contains("exit code 3", ex.Message);
+        var client = await manager.LoadEnclaveAsync(Config("quitter")).AsTask().WaitAsync(Timeout);
+        Assert.Equal("ok", (await client.EnterAndRunAsync(new EnclaveInput { Text = "ok" })).Text);
+    }
+
+    [Fact]
+    public async Task Package_errors_found_by_the_proxy_reach_the_host_with_their_code()
+    {
+        var manager = CreateManager();
+        var config = Config("mismeasured");
+        config.ExpectedMeasurement = new string('a', 64);
+
+        var ex = await Assert.ThrowsAsync<EnclaveException>(() => manager.LoadEnclaveAsync(config).AsTask().WaitAsync(Timeout));
+
+        Assert.Equal(EnclaveStatusCode.PermissionDenied, ex.StatusCode);
+        Assert.Contains(enclave.Measurement, ex.Message);
+    }
+
+    [Fact]
+    public async Task Garbage_and_intruders_on_the_proxy_port_are_refused_and_the_proxy_keeps_serving()
+    {
+        var manager = CreateManager(new RemoteProxyConfig { HostAddress = "127.0.0.1:0" });
+        var client = await manager.LoadEnclaveAsync(Config("sturdy")).AsTask().WaitAsync(Timeout);
+        var endpoint = ((ProxyClient)client.Transport!).Endpoint!;
+        Assert.StartsWith("127.0.0.1:", endpoint, StringComparison.Ordinal);
+        var port = int.Parse(endpoint.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture);
+
+        // Raw garbage: the connection is dropped.
+        using (var socket = new TcpClient())
+        {
+            await socket.ConnectAsync("127.0.0.1", port, TestContext.Current.CancellationToken);
+            var stream = socket.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: x\r\n\r\n" + new string('\0', 4096)), TestContext.Current.CancellationToken);
+            var buffer = new byte[1024];
+            while (await stream.ReadAsync(buffer, TestContext.Current.CancellationToken).AsTask().WaitAsync(Timeout) > 0)
+            {
+            }
+        }
+
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress($"http://{endpoint}");
+        var intruder = new Communicator.CommunicatorClient(channel);
+
+        // A well-formed call without the session token.
+        var unauthenticated = await Assert.ThrowsAsync<RpcException>(() => intruder.InvokeAsync(new CallRequest { Selector = "echo" }).ResponseAsync.WaitAsync(Timeout));
+        Assert.Equal(StatusCode.Unauthenticated, unauthenticated.StatusCode);
+
+        // An oversized message.
+        var oversized = await Assert.ThrowsAsync<RpcException>(() =>
+            intruder.InvokeAsync(new CallRequest { Selector = "echo", Payload = ByteString.CopyFrom(new byte[8 * 1024 * 1024]) }).ResponseAsync.WaitAsync(Timeout));
+        Assert.Equal(StatusCode.ResourceExhausted, oversized.StatusCode);
+
+        Assert.Equal("still here", (await client.EnterAndRunAsync(new EnclaveInput { Text = "still here" })).Text);
+    }
+
+    [Theory]
+    [InlineData(4 * 1024 * 1024)]
+    [InlineData(64 * 1024 * 1024)]
+    public async Task Large_payloads_cross_in_both_directions(int size)
+    {
+        var manager = CreateManager();
+        var client = await manager.LoadEnclaveAsync(Config("bulk")).AsTask().WaitAsync(Timeout);
+        var payload = new byte[size];
+        Random.Shared.NextBytes(payload);
+
+        var reply = await client.InvokeAsync("reverse", payload).AsTask().WaitAsync(Timeout);
+
+        Assert.Equal(size, reply.Length);
+        Array.Reverse(payload);
+        Assert.True(reply.Span.SequenceEqual(payload));
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:0")]
+    [InlineData("[::1]:0")]
+    [InlineData(null)]
+    public async Task Proxies_connect_over_IPv4_IPv6_and_Unix_sockets(string? hostAddress)
+    {
+        var manager = CreateManager(new RemoteProxyConfig { HostAddress = hostAddress });
+        var client = await manager.LoadEnclaveAsync(Config("addressed")).AsTask().WaitAsync(Timeout);
+        var endpoint = ((ProxyClient)client.Transport!).Endpoint!;
+        Assert.StartsWith(hostAddress switch { null => "unix:/", "[::1]:0" => "[::1]:", _ => "127.0.0.1:" }, endpoint, StringComparison.Ordinal);
+        Assert.Equal("hi", (await client.EnterAndRunAsync(new EnclaveInput { Text = "hi" })).Text);
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The condition did not become true in time.");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Starts a real proxy but hands it a different session token than the host expects.</summary>
+    private sealed class TamperingProvision(LocalProxyProvision inner) : IRemoteProvision
+    {
+        public Task<ProxyExitStatus> Exited => inner.Exited;
+
+        public ValueTask ProvisionAsync(ProxyProvisionRequest request, CancellationToken cancellationToken) =>
+            inner.ProvisionAsync(request with { SessionToken = "not-the-token" }, cancellationToken);
+
+        public ValueTask FinalizeAsync(TimeSpan gracePeriod, CancellationToken cancellationToken = default) => inner.FinalizeAsync(gracePeriod, cancellationToken);
+
+        public ValueTask DisposeAsync() => inner.DisposeAsync();
+    }
+}
