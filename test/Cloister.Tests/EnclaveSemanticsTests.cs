@@ -256,6 +256,19 @@ public abstract class EnclaveSemanticsTests(TestEnclaveFixture enclave) : IAsync
     }
 
     [Fact]
+    public async Task A_deadline_fails_the_call_with_DeadlineExceeded_and_cancels_the_enclaves_token()
+    {
+        var client = await LoadAsync("deadline");
+
+        var ex = await ThrowsEnclaveAsync(EnclaveStatusCode.DeadlineExceeded,
+            () => client.InvokeAsync("wait", Array.Empty<byte>(), EnclaveCallOptions.WithTimeout(TimeSpan.FromMilliseconds(200))).AsTask());
+
+        Assert.Contains("deadline", ex.Message);
+        await WaitForStatsAsync(client, "1/1"); // enforced where the enclave runs, not only by the caller giving up
+        Assert.Equal("in time", (await client.EnterAndRunAsync(new EnclaveInput { Text = "in time" }, EnclaveCallOptions.WithTimeout(Timeout))).Text);
+    }
+
+    [Fact]
     public async Task In_flight_calls_see_cancellation_when_the_enclave_is_destroyed()
     {
         var client = await LoadAsync("destroy-in-flight");

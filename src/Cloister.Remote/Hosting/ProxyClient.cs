@@ -71,14 +71,14 @@ internal sealed partial class ProxyClient : EnclaveTransport
         _caller = new CommunicatorCaller(new Communicator.CommunicatorClient(_channel), SessionToken);
     }
 
-    public override async ValueTask<ReadOnlyMemory<byte>> InvokeAsync(string selector, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    public override async ValueTask<ReadOnlyMemory<byte>> InvokeAsync(string selector, ReadOnlyMemory<byte> payload, DateTime? deadline, CancellationToken cancellationToken)
     {
         var caller = _caller ?? throw new EnclaveException(EnclaveStatusCode.FailedPrecondition, $"Enclave '{Name}' is not connected.");
         var callId = (ulong)Interlocked.Increment(ref _nextCallId);
         _calls[callId] = new EntryCall(ExecutionContext.Capture(), cancellationToken);
         try
         {
-            return await caller.CallAsync(new CallRequest { Selector = selector, CallId = callId }, payload, deadline: null, cancellationToken).ConfigureAwait(false);
+            return await caller.CallAsync(new CallRequest { Selector = selector, CallId = callId }, payload, deadline, cancellationToken).ConfigureAwait(false);
         }
         catch (RpcException ex)
         {

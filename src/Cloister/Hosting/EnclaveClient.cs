@@ -38,10 +38,16 @@ public sealed class EnclaveClient
     /// <summary>Calls the enclave's <see cref="TrustedApplication.RunAsync"/> with <paramref name="input"/>.</summary>
     /// <exception cref="EnclaveException">The enclave is not running (<see cref="EnclaveStatusCode.FailedPrecondition"/>),
     /// or the enclave failed; the code and message are the enclave's.</exception>
-    public async ValueTask<EnclaveOutput> EnterAndRunAsync(EnclaveInput input, CancellationToken cancellationToken = default)
+    public ValueTask<EnclaveOutput> EnterAndRunAsync(EnclaveInput input, CancellationToken cancellationToken = default) =>
+        EnterAndRunAsync(input, new EnclaveCallOptions(cancellationToken: cancellationToken));
+
+    /// <summary>Calls the enclave's <see cref="TrustedApplication.RunAsync"/> with <paramref name="input"/>, a deadline and a token.</summary>
+    /// <exception cref="EnclaveException"><see cref="EnclaveStatusCode.DeadlineExceeded"/> past the deadline; otherwise as
+    /// <see cref="EnterAndRunAsync(EnclaveInput, CancellationToken)"/>.</exception>
+    public async ValueTask<EnclaveOutput> EnterAndRunAsync(EnclaveInput input, EnclaveCallOptions options)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var reply = await GetTransport().InvokeAsync(Selectors.Run, input.ToByteArray(), cancellationToken).ConfigureAwait(false);
+        var reply = await GetTransport().InvokeAsync(Selectors.Run, input.ToByteArray(), options.Deadline, options.CancellationToken).ConfigureAwait(false);
         try
         {
             return _outputParser.ParseFrom(reply.Span);
@@ -58,7 +64,13 @@ public sealed class EnclaveClient
     /// <param name="cancellationToken">Cancels the call; the enclave's handler sees its token cancelled.</param>
     /// <exception cref="EnclaveException"><see cref="EnclaveStatusCode.Unimplemented"/> for an unknown selector;
     /// otherwise the enclave's error.</exception>
-    public ValueTask<ReadOnlyMemory<byte>> InvokeAsync(string selector, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    public ValueTask<ReadOnlyMemory<byte>> InvokeAsync(string selector, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default) =>
+        InvokeAsync(selector, payload, new EnclaveCallOptions(cancellationToken: cancellationToken));
+
+    /// <summary>Calls a custom entry point with a deadline and a token.</summary>
+    /// <exception cref="EnclaveException"><see cref="EnclaveStatusCode.DeadlineExceeded"/> past the deadline; otherwise as
+    /// <see cref="InvokeAsync(string, ReadOnlyMemory{byte}, CancellationToken)"/>.</exception>
+    public ValueTask<ReadOnlyMemory<byte>> InvokeAsync(string selector, ReadOnlyMemory<byte> payload, EnclaveCallOptions options)
     {
         ArgumentException.ThrowIfNullOrEmpty(selector);
         if (Selectors.IsReserved(selector))
@@ -67,7 +79,7 @@ public sealed class EnclaveClient
                 $"Selector '{selector}' is reserved for Cloister's lifecycle calls; use EnterAndRunAsync, or register a selector of your own.");
         }
 
-        return GetTransport().InvokeAsync(selector, payload, cancellationToken);
+        return GetTransport().InvokeAsync(selector, payload, options.Deadline, options.CancellationToken);
     }
 
     internal void Attach(EnclaveTransport transport) => _transport = transport;

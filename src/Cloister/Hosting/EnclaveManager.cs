@@ -83,7 +83,7 @@ public sealed partial class EnclaveManager : IAsyncDisposable
             var enclaveConfig = config.Config?.Clone() ?? new EnclaveConfig();
             enclaveConfig.Name = config.Name;
             enclaveConfig.Debug = config.Debug;
-            await transport.InvokeAsync(Selectors.Initialize, enclaveConfig.ToByteArray(), cancellationToken).ConfigureAwait(false);
+            await transport.InvokeAsync(Selectors.Initialize, enclaveConfig.ToByteArray(), deadline: null, cancellationToken).ConfigureAwait(false);
             client.Attach(transport);
             LogLoaded(config.Name, backend.Name, transport.Measurement);
             return client;
@@ -142,7 +142,7 @@ public sealed partial class EnclaveManager : IAsyncDisposable
 
         try
         {
-            await transport.InvokeAsync(Selectors.Finalize, final.ToByteArray(), cancellationToken).ConfigureAwait(false);
+            await transport.InvokeAsync(Selectors.Finalize, final.ToByteArray(), deadline: null, cancellationToken).ConfigureAwait(false);
         }
         catch (EnclaveException ex) when (ex.StatusCode == EnclaveStatusCode.Unavailable)
         {

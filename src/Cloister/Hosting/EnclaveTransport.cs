@@ -10,7 +10,12 @@ public abstract class EnclaveTransport : IAsyncDisposable
     public abstract string Measurement { get; }
 
     /// <summary>Sends one entry call. Errors are <see cref="EnclaveException"/>s.</summary>
-    public abstract ValueTask<ReadOnlyMemory<byte>> InvokeAsync(string selector, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken);
+    /// <param name="selector">The entry point.</param>
+    /// <param name="payload">The request bytes.</param>
+    /// <param name="deadline">When set (UTC), the call fails with <see cref="EnclaveStatusCode.DeadlineExceeded"/> after it,
+    /// and the enclave's token is cancelled where the enclave runs.</param>
+    /// <param name="cancellationToken">Cancels the call and the enclave's token.</param>
+    public abstract ValueTask<ReadOnlyMemory<byte>> InvokeAsync(string selector, ReadOnlyMemory<byte> payload, DateTime? deadline, CancellationToken cancellationToken);
 
     /// <summary>Tears the enclave down and releases what the transport owns (load context, process, files).</summary>
     public abstract ValueTask DisposeAsync();

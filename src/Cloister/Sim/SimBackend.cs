@@ -44,8 +44,26 @@ internal sealed class SimTransport(LoadedEnclave enclave) : EnclaveTransport
 
     public override string Measurement => enclave.Measurement;
 
-    public override ValueTask<ReadOnlyMemory<byte>> InvokeAsync(string selector, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken) =>
-        enclave.Runtime.InvokeAsync(selector, payload, cancellationToken);
+    public override ValueTask<ReadOnlyMemory<byte>> InvokeAsync(string selector, ReadOnlyMemory<byte> payload, DateTime? deadline, CancellationToken cancellationToken) =>
+        deadline is null
+            ? enclave.Runtime.InvokeAsync(selector, payload, cancellationToken)
+            : InvokeWithDeadlineAsync(selector, payload, deadline.Value, cancellationToken);
+
+    private async ValueTask<ReadOnlyMemory<byte>> InvokeWithDeadlineAsync(string selector, ReadOnlyMemory<byte> payload, DateTime deadline, CancellationToken cancellationToken)
+    {
+        using var expiry = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        expiry.CancelAfter(Max(deadline - DateTime.UtcNow, TimeSpan.Zero));
+        try
+        {
+            return await enclave.Runtime.InvokeAsync(selector, payload, expiry.Token).ConfigureAwait(false);
+        }
+        catch (EnclaveException ex) when (ex.StatusCode == EnclaveStatusCode.Cancelled && !cancellationToken.IsCancellationRequested)
+        {
+            throw new EnclaveException(EnclaveStatusCode.DeadlineExceeded, $"Call '{selector}' to enclave '{enclave.Runtime.Name}' passed its deadline.", ex);
+        }
+
+        static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+    }
 
     public override ValueTask DisposeAsync() => enclave.DisposeAsync();
 }
