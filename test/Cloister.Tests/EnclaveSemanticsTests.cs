@@ -241,6 +241,17 @@ public abstract class EnclaveSemanticsTests(TestEnclaveFixture enclave) : IAsync
     }
 
     [Fact]
+    public async Task Debug_mode_carries_the_stack_trace_of_an_EnclaveException_too()
+    {
+        var config = CreateLoadConfig("debug-status");
+        config.Debug = true;
+        var client = await Manager.LoadEnclaveAsync(config).AsTask().WaitAsync(Timeout);
+        var ex = await ThrowsEnclaveAsync(EnclaveStatusCode.PermissionDenied, () => client.InvokeAsync("throw-status", Array.Empty<byte>()).AsTask());
+        Assert.Equal("the enclave says no", ex.Message);
+        Assert.Contains("TestApplication", ex.EnclaveStackTrace);
+    }
+
+    [Fact]
     public async Task Cancelling_an_entry_call_cancels_the_enclaves_token()
     {
         var client = await LoadAsync("cancel");

@@ -77,7 +77,7 @@ internal sealed class EnclaveRuntime : IAsyncDisposable
         {
             return await handler(payload, token).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is not EnclaveException)
+        catch (Exception ex)
         {
             throw EnclaveErrors.FromEnclave(ex, Debug, token);
         }
@@ -98,7 +98,7 @@ internal sealed class EnclaveRuntime : IAsyncDisposable
             output = await _application.RunAsync(input, token).ConfigureAwait(false)
                 ?? throw new InvalidOperationException($"{_application.GetType().FullName}.RunAsync returned null; return an EnclaveOutput (it may be empty).");
         }
-        catch (Exception ex) when (ex is not EnclaveException)
+        catch (Exception ex)
         {
             throw EnclaveErrors.FromEnclave(ex, Debug, token);
         }
@@ -125,7 +125,7 @@ internal sealed class EnclaveRuntime : IAsyncDisposable
         {
             Volatile.Write(ref _state, Failed);
             await _loggerProvider.FlushAsync().ConfigureAwait(false);
-            throw ex as EnclaveException ?? EnclaveErrors.FromEnclave(ex, Debug, cancellationToken);
+            throw EnclaveErrors.FromEnclave(ex, Debug, cancellationToken);
         }
     }
 
@@ -143,7 +143,7 @@ internal sealed class EnclaveRuntime : IAsyncDisposable
             await _application.FinalizeAsync(final, cancellationToken).ConfigureAwait(false);
             return ReadOnlyMemory<byte>.Empty;
         }
-        catch (Exception ex) when (ex is not EnclaveException)
+        catch (Exception ex)
         {
             throw EnclaveErrors.FromEnclave(ex, Debug, cancellationToken);
         }

@@ -67,18 +67,23 @@ public static class EnclavePackage
         var manifestBytes = JsonSerializer.SerializeToUtf8Bytes(manifest, PackageManifestJsonContext.Default.PackageManifest);
 
         var directory = Path.GetDirectoryName(outputFull)!;
-        Directory.CreateDirectory(directory);
         var temporary = Path.Combine(directory, $".{Path.GetFileName(outputFull)}.{Guid.NewGuid():N}.tmp");
         try
         {
+            Directory.CreateDirectory(directory);
             await WriteZipAsync(temporary, files, manifestBytes, cancellationToken).ConfigureAwait(false);
             var contents = await PackageReader.ReadAsync(temporary, options.Limits, extractTo: null, cancellationToken).ConfigureAwait(false);
             File.Move(temporary, outputFull, overwrite: true);
             return contents;
         }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new EnclaveException(ex is UnauthorizedAccessException ? EnclaveStatusCode.PermissionDenied : EnclaveStatusCode.FailedPrecondition,
+                $"Cannot write package '{packagePath}': {ex.Message} Check that its folder exists and is writable.", ex);
+        }
         finally
         {
-            File.Delete(temporary);
+            TryDelete(temporary);
         }
     }
 
@@ -96,6 +101,18 @@ public static class EnclavePackage
     /// <summary>The package's SHA-256 measurement, lowercase hex (64 characters).</summary>
     public static async Task<string> MeasureAsync(string packagePath, PackageLimits? limits = null, CancellationToken cancellationToken = default) =>
         (await VerifyAsync(packagePath, limits, cancellationToken).ConfigureAwait(false)).Measurement;
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Nothing was written there, or it cannot be removed; the package itself was not written either way.
+        }
+    }
 
     private static async Task WriteZipAsync(string path, List<(string Full, string Relative)> files, byte[] manifestBytes, CancellationToken cancellationToken)
     {
