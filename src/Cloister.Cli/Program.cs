@@ -1,0 +1,3 @@
+using Cloister.Cli;
+
+return await CloisterCommandLine.InvokeAsync(args);

@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace Cloister.Cli.Tests;
+
+/// <summary>What a run of the tool did.</summary>
+internal sealed record CloisterResult(int ExitCode, string StandardOutput, string StandardError)
+{
+    public override string ToString() => $"exit code {ExitCode}{Environment.NewLine}stdout:{Environment.NewLine}{StandardOutput}{Environment.NewLine}stderr:{Environment.NewLine}{StandardError}";
+}
+
+/// <summary>Runs the built <c>cloister</c> tool as a child process, exactly as a user would: <c>dotnet Cloister.Cli.dll …</c>.</summary>
+internal static class CloisterProcess
+{
+    /// <summary>Long enough for any command that does not build; a bug makes the test fail instead of hang.</summary>
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(60);
+
+    public static Task<CloisterResult> RunAsync(params string[] arguments) => RunAsync(DefaultTimeout, arguments);
+
+    public static async Task<CloisterResult> RunAsync(TimeSpan timeLimit, params string[] arguments)
+    {
+        var startInfo = new ProcessStartInfo(FindDotnet())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        startInfo.ArgumentList.Add(TestPaths.CloisterCli);
+        foreach (var argument in arguments)
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(startInfo) ?? throw new InvalidOperationException("dotnet did not start.");
+        var output = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var error = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(timeLimit);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+            return new CloisterResult(process.ExitCode, await output.WaitAsync(timeout.Token), await error.WaitAsync(timeout.Token));
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !TestContext.Current.CancellationToken.IsCancellationRequested)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"cloister {string.Join(' ', arguments)} did not finish within {timeLimit.TotalSeconds} s.");
+        }
+    }
+
+    private static string FindDotnet()
+    {
+        var fileName = OperatingSystem.IsWindows() ? "dotnet.exe" : "dotnet";
+        if (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } hostPath && File.Exists(hostPath))
+        {
+            return hostPath;
+        }
+
+        // The runtime running the tests lives in <dotnet root>/shared/Microsoft.NETCore.App/<version>/.
+        var fromRuntime = Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", "..", fileName));
+        return File.Exists(fromRuntime) ? fromRuntime : fileName;
+    }
+}
