@@ -16,6 +16,7 @@ internal static class CloisterCommandLine
         root.Subcommands.Add(new MeasureCommand());
         root.Subcommands.Add(new RunCommand());
         root.Subcommands.Add(new DemoCommand());
+        root.Subcommands.Add(Cloister.Remote.ProxyCommand.Create());
         return root;
     }
 

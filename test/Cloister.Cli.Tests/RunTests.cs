@@ -64,12 +64,36 @@ public sealed class RunTests(HelloPackageFixture hello) : IClassFixture<HelloPac
     }
 
     [Fact]
-    public async Task Run_OnAnUnavailableBackend_IsAUsageErrorNamingTheBackend()
+    public async Task Run_OnAnUnknownBackend_IsAUsageErrorNamingTheChoices()
     {
-        var run = await CloisterProcess.RunAsync("run", hello.PackagePath, "--backend", "remote");
+        var run = await CloisterProcess.RunAsync("run", hello.PackagePath, "--backend", "sgx");
 
         Assert.Equal(2, run.ExitCode);
-        Assert.Contains("Backend 'remote' is not available", run.StandardError, StringComparison.Ordinal);
+        Assert.Contains("'sgx'", run.StandardError, StringComparison.Ordinal);
+        Assert.Contains("remote", run.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_OnTheRemoteBackend_GreetsFromAProxyProcess()
+    {
+        var greetingFile = _folder.File("greeting.txt");
+        await File.WriteAllTextAsync(greetingFile, "Hallo", TestContext.Current.CancellationToken);
+
+        var run = await CloisterProcess.RunAsync("run", hello.PackagePath, "--backend", "remote", "--text", "World", "--env", $"GREETING_FILE={greetingFile}");
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("Hallo, World!", run.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_OnTheRemoteBackend_WithAMissingProxy_FailsNamingIt()
+    {
+        var missing = _folder.File("no-such-proxy");
+
+        var run = await CloisterProcess.RunAsync("run", hello.PackagePath, "--backend", "remote", "--remote-proxy", missing);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains($"error: The proxy program '{missing}' does not exist", run.StandardError, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,10 +1,13 @@
 using System.CommandLine;
+using Cloister.Remote;
 
 namespace Cloister.Cli.Commands;
 
 /// <summary>Options more than one command has.</summary>
 internal static class CommonOptions
 {
+    private static readonly string[] Backends = [SimBackend.BackendName, RemoteBackend.BackendName];
+
     /// <summary><c>--verbose</c>: show informational and debug logs, on every command.</summary>
     public static Option<bool> Verbose { get; } = new("--verbose", "-v")
     {
@@ -12,26 +15,23 @@ internal static class CommonOptions
         Recursive = true,
     };
 
-    /// <summary>
-    /// <c>--backend</c>: where the enclave runs. Only <c>sim</c> is wired into the tool today; any other value is a
-    /// usage error that says so, rather than a failure deep inside the load.
-    /// </summary>
+    /// <summary><c>--backend</c>: where the enclave runs, <c>sim</c> or <c>remote</c>.</summary>
     public static Option<string> CreateBackendOption()
     {
         var option = new Option<string>("--backend")
         {
-            Description = $"The backend that runs the enclave. Available: '{SimBackend.BackendName}' (in this process, NO isolation).",
+            Description = $"The backend that runs the enclave: '{SimBackend.BackendName}' (in this process, NO isolation) or '{RemoteBackend.BackendName}' (its own proxy process, over gRPC).",
             DefaultValueFactory = _ => SimBackend.BackendName,
             HelpName = "name",
         };
-        option.Validators.Add(result =>
-        {
-            var backend = result.GetValueOrDefault<string>();
-            if (backend != SimBackend.BackendName)
-            {
-                result.AddError($"Backend '{backend}' is not available in this version of cloister; only '{SimBackend.BackendName}' is (the tool does not run the remote backend yet). Use --backend {SimBackend.BackendName}.");
-            }
-        });
+        option.AcceptOnlyFromAmong(Backends);
         return option;
     }
+
+    /// <summary><c>--remote-proxy</c>: the proxy program the remote backend starts.</summary>
+    public static Option<FileInfo?> CreateRemoteProxyOption() => new("--remote-proxy")
+    {
+        Description = "With --backend remote: the proxy program to start (the cloister tool, or Cloister.Remote.dll). Default: this cloister tool.",
+        HelpName = "path",
+    };
 }

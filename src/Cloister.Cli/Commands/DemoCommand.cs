@@ -16,11 +16,14 @@ internal sealed class DemoCommand : Command
 
     private readonly Option<string> _backend = CommonOptions.CreateBackendOption();
 
+    private readonly Option<FileInfo?> _remoteProxy = CommonOptions.CreateRemoteProxyOption();
+
     /// <summary>Creates the command.</summary>
     public DemoCommand()
         : base("demo", "Pack, load, call and destroy the HelloEnclave example, showing each step. Needs no setup.")
     {
         Options.Add(_backend);
+        Options.Add(_remoteProxy);
         this.SetCloisterAction(ExecuteAsync);
     }
 
@@ -36,17 +39,26 @@ internal sealed class DemoCommand : Command
         }
 
         var output = context.Out;
-        await output.WriteLineAsync($"""
-            Cloister demo: the HelloEnclave example on the '{SimBackend.BackendName}' backend.
+        var backend = parseResult.GetRequiredValue(_backend);
+        await output.WriteLineAsync(backend == SimBackend.BackendName
+            ? $"""
+            Cloister demo: the HelloEnclave example on the '{backend}' backend.
 
               The sim backend runs the enclave inside this process and gives NO isolation: the host can read
               and change everything the enclave holds. It is for development and tests, never for secrets.
+
+            """
+            : $"""
+            Cloister demo: the HelloEnclave example on the '{backend}' backend.
+
+              The remote backend runs the enclave in its own proxy process and reaches it over gRPC (here a
+              Unix socket): a process boundary, not a hardware enclave, and nothing attests the proxy's code.
 
             """);
 
         using (var temporary = TemporaryFolder.Create("demo", context.LoggerFactory.CreateLogger<TemporaryFolder>()))
         {
-            await RunDemoAsync(context, parseResult.GetRequiredValue(_backend), temporary.Path, cancellationToken);
+            await RunDemoAsync(context, backend, parseResult.GetValue(_remoteProxy), temporary.Path, cancellationToken);
         }
 
         await output.WriteLineAsync("""
@@ -58,7 +70,7 @@ internal sealed class DemoCommand : Command
         return ExitCodes.Success;
     }
 
-    private static async Task RunDemoAsync(CommandContext context, string backend, string folder, CancellationToken cancellationToken)
+    private static async Task RunDemoAsync(CommandContext context, string backend, FileInfo? remoteProxy, string folder, CancellationToken cancellationToken)
     {
         var output = context.Out;
 
@@ -80,11 +92,13 @@ internal sealed class DemoCommand : Command
             """);
 
         // Text the enclave writes to the host console arrives through a host call; mark it so it can be told apart.
-        await using var manager = new EnclaveManager(new EnclaveManagerOptions
+        var options = new EnclaveManagerOptions
         {
             LoggerFactory = context.LoggerFactory,
             ConsoleOut = new LinePrefixWriter(output, "   enclave console  > "),
-        });
+        };
+        await using var backends = Backends.Configure(options, backend, remoteProxy);
+        await using var manager = new EnclaveManager(options);
         var client = await manager.LoadEnclaveAsync(new EnclaveLoadConfig
         {
             Name = "hello",

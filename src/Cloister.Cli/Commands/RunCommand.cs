@@ -40,6 +40,8 @@ internal sealed class RunCommand : Command
 
     private readonly Option<string> _backend = CommonOptions.CreateBackendOption();
 
+    private readonly Option<FileInfo?> _remoteProxy = CommonOptions.CreateRemoteProxyOption();
+
     private readonly Option<bool> _debug = new("--debug")
     {
         Description = "Load the enclave in debug mode: its errors carry the enclave's stack trace.",
@@ -56,6 +58,7 @@ internal sealed class RunCommand : Command
         Options.Add(_environment);
         Options.Add(_expectedMeasurement);
         Options.Add(_backend);
+        Options.Add(_remoteProxy);
         Options.Add(_debug);
         this.SetCloisterAction(ExecuteAsync);
     }
@@ -79,12 +82,14 @@ internal sealed class RunCommand : Command
 
         var input = await CreateInputAsync(parseResult, cancellationToken);
 
-        await using var manager = new EnclaveManager(new EnclaveManagerOptions
+        var options = new EnclaveManagerOptions
         {
             LoggerFactory = context.LoggerFactory,
             ConsoleOut = context.Out,
             ConsoleError = context.Error,
-        });
+        };
+        await using var backends = Backends.Configure(options, config.Backend, parseResult.GetValue(_remoteProxy));
+        await using var manager = new EnclaveManager(options);
         var client = await manager.LoadEnclaveAsync(config, cancellationToken);
         var output = await client.EnterAndRunAsync(input, cancellationToken);
         await manager.DestroyEnclaveAsync(client, new EnclaveFinal { Reason = "cloister run is done." }, cancellationToken);

@@ -150,7 +150,8 @@ internal static class PackageReader
             if (destination is not null)
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-                output = new FileStream(destination, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true);
+                // No FileStream buffer: the copy loop already writes through a pooled 80 KB buffer.
+                output = new FileStream(destination, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0, useAsync: true);
             }
 
             var input = await entry.OpenAsync(cancellationToken).ConfigureAwait(false);
