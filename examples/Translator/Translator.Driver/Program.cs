@@ -1,0 +1,106 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Cloister;
+using Cloister.Grpc;
+using Cloister.Remote;
+using Microsoft.Extensions.Logging;
+
+// The Translator host driver. Flags follow the Asylo example (underscore spellings are accepted too).
+var enclavePath = new Option<string?>("--enclave-path", "--enclave_path") { Description = "The Translator enclave package (.cloister). Required." };
+var port = new Option<int>("--port") { Description = "The port the enclave's gRPC server listens on; 0 lets the system choose.", DefaultValueFactory = _ => 0 };
+var lifetime = new Option<int>("--server-max-lifetime", "--server_max_lifetime") { Description = "Seconds to serve before shutting down.", DefaultValueFactory = _ => 300 };
+var backend = new Option<string>("--backend") { Description = "Where the enclave runs: sim (this process, NO isolation) or remote (a proxy process).", DefaultValueFactory = _ => SimBackend.BackendName };
+backend.AcceptOnlyFromAmong(SimBackend.BackendName, RemoteBackend.BackendName);
+var debug = new Option<bool>("--debug") { Description = "Verbose logs, and enclave errors with their stack traces." };
+var root = new RootCommand("Runs the Translator enclave's gRPC server.") { enclavePath, port, lifetime, backend, debug };
+root.SetAction((result, cancellationToken) => TranslatorDriver.RunAsync(
+    result.GetValue(enclavePath), result.GetValue(port), result.GetValue(lifetime), result.GetValue(backend)!, result.GetValue(debug), cancellationToken));
+return await root.Parse(args).InvokeAsync();
+
+internal static class TranslatorDriver
+{
+    public static async Task<int> RunAsync(string? enclavePath, int port, int lifetimeSeconds, string backendName, bool debug, CancellationToken cancellationToken)
+    {
+        if (Validate(enclavePath, port, lifetimeSeconds) is { } problem)
+        {
+            await Console.Error.WriteLineAsync($"error: {problem}");
+            return 1;
+        }
+
+        // Logs go to standard error: standard output carries only the "Server started" line.
+        using var loggerFactory = LoggerFactory.Create(b => b
+            .AddSimpleConsole(o => o.SingleLine = true)
+            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
+            .SetMinimumLevel(debug ? LogLevel.Debug : LogLevel.Warning));
+        var options = new EnclaveManagerOptions { LoggerFactory = loggerFactory, ConsoleOut = Console.Error };
+        await using var remote = backendName == RemoteBackend.BackendName ? new RemoteBackend() : null;
+        if (remote is not null)
+        {
+            options.Backends.Add(remote);
+        }
+
+        await using var manager = new EnclaveManager(options);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        });
+
+        try
+        {
+            var config = new EnclaveConfig().WithExtension(GrpcServerExtensions.ServerAddress, $"127.0.0.1:{port}");
+            var client = await manager.LoadEnclaveAsync(new EnclaveLoadConfig
+            {
+                Name = "translator",
+                PackagePath = enclavePath,
+                Backend = backendName,
+                Debug = debug,
+                Config = config,
+            }, stop.Token);
+            var output = await client.EnterAndRunAsync(new EnclaveInput(), stop.Token);
+            Console.WriteLine($"Server started on port {output.GetExtensionValue(GrpcServerExtensions.ActualServerPort)}");
+
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(lifetimeSeconds), stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                // SIGINT or SIGTERM: shut down as at the end of the lifetime.
+            }
+
+            await manager.DestroyEnclaveAsync(client, new EnclaveFinal { Reason = "The driver is shutting down." }, CancellationToken.None);
+            return 0;
+        }
+        catch (EnclaveException ex)
+        {
+            await Console.Error.WriteLineAsync($"error: {ex.Message}");
+            return 1;
+        }
+    }
+
+    private static string? Validate(string? enclavePath, int port, int lifetimeSeconds)
+    {
+        if (string.IsNullOrWhiteSpace(enclavePath))
+        {
+            return "--enclave-path is required: give the Translator enclave package (building Translator.Driver writes it to artifacts/translator.cloister).";
+        }
+
+        try
+        {
+            using var probe = File.OpenRead(enclavePath);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return $"--enclave-path '{enclavePath}' cannot be read: {ex.Message}";
+        }
+
+        if (port is < 0 or > 65535)
+        {
+            return $"--port {port} is not a port number (0 to 65535; 0 lets the system choose).";
+        }
+
+        return lifetimeSeconds <= 0 ? $"--server-max-lifetime {lifetimeSeconds} must be a positive number of seconds." : null;
+    }
+}
