@@ -17,6 +17,7 @@ internal static class CloisterCommandLine
         root.Subcommands.Add(new RunCommand());
         root.Subcommands.Add(new DemoCommand());
         root.Subcommands.Add(Cloister.Remote.ProxyCommand.Create());
+        root.Subcommands.Add(new CertsCommand());
         return root;
     }
 

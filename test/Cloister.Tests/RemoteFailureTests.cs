@@ -298,6 +298,8 @@ public sealed class RemoteFailureTests(TestEnclaveFixture enclave) : IAsyncLifet
     {
         public Task<ProxyExitStatus> Exited => inner.Exited;
 
+        public string RecentOutput => inner.RecentOutput;
+
         public ValueTask ProvisionAsync(ProxyProvisionRequest request, CancellationToken cancellationToken) =>
             inner.ProvisionAsync(request with { SessionToken = "not-the-token" }, cancellationToken);
 

@@ -13,7 +13,8 @@ internal sealed class Backends : IAsyncDisposable
     /// <param name="options">The manager's options.</param>
     /// <param name="backend">The backend's name.</param>
     /// <param name="remoteProxy">The proxy program; default: this tool, which has the <c>proxy</c> command.</param>
-    public static Backends Configure(EnclaveManagerOptions options, string backend, FileInfo? remoteProxy)
+    /// <param name="security">The remote channels' security.</param>
+    public static Backends Configure(EnclaveManagerOptions options, string backend, FileInfo? remoteProxy, ChannelSecurity? security = null)
     {
         if (backend != RemoteBackend.BackendName)
         {
@@ -22,6 +23,7 @@ internal sealed class Backends : IAsyncDisposable
 
         var remote = new RemoteBackend(new RemoteProxyConfig
         {
+            Security = security ?? ChannelSecurity.Insecure,
             LocalProxy = new LocalProxyProvisionOptions { ProxyPath = remoteProxy?.FullName ?? Path.Combine(AppContext.BaseDirectory, "Cloister.Cli.dll") },
         });
         options.Backends.Add(remote);

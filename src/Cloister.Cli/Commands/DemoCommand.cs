@@ -18,12 +18,15 @@ internal sealed class DemoCommand : Command
 
     private readonly Option<FileInfo?> _remoteProxy = CommonOptions.CreateRemoteProxyOption();
 
+    private readonly Cloister.Remote.SecurityCommandLine _security = new();
+
     /// <summary>Creates the command.</summary>
     public DemoCommand()
         : base("demo", "Pack, load, call and destroy the HelloEnclave example, showing each step. Needs no setup.")
     {
         Options.Add(_backend);
         Options.Add(_remoteProxy);
+        _security.AddTo(this);
         this.SetCloisterAction(ExecuteAsync);
     }
 
@@ -58,7 +61,7 @@ internal sealed class DemoCommand : Command
 
         using (var temporary = TemporaryFolder.Create("demo", context.LoggerFactory.CreateLogger<TemporaryFolder>()))
         {
-            await RunDemoAsync(context, backend, parseResult.GetValue(_remoteProxy), temporary.Path, cancellationToken);
+            await RunDemoAsync(context, backend, parseResult.GetValue(_remoteProxy), _security.Read(parseResult), temporary.Path, cancellationToken);
         }
 
         await output.WriteLineAsync("""
@@ -70,7 +73,7 @@ internal sealed class DemoCommand : Command
         return ExitCodes.Success;
     }
 
-    private static async Task RunDemoAsync(CommandContext context, string backend, FileInfo? remoteProxy, string folder, CancellationToken cancellationToken)
+    private static async Task RunDemoAsync(CommandContext context, string backend, FileInfo? remoteProxy, Cloister.Remote.ChannelSecurity security, string folder, CancellationToken cancellationToken)
     {
         var output = context.Out;
 
@@ -97,7 +100,7 @@ internal sealed class DemoCommand : Command
             LoggerFactory = context.LoggerFactory,
             ConsoleOut = new LinePrefixWriter(output, "   enclave console  > "),
         };
-        await using var backends = Backends.Configure(options, backend, remoteProxy);
+        await using var backends = Backends.Configure(options, backend, remoteProxy, security);
         await using var manager = new EnclaveManager(options);
         var client = await manager.LoadEnclaveAsync(new EnclaveLoadConfig
         {

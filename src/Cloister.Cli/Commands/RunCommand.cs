@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Cloister.Remote;
 using Google.Protobuf;
 
 namespace Cloister.Cli.Commands;
@@ -42,6 +43,8 @@ internal sealed class RunCommand : Command
 
     private readonly Option<FileInfo?> _remoteProxy = CommonOptions.CreateRemoteProxyOption();
 
+    private readonly SecurityCommandLine _security = new();
+
     private readonly Option<bool> _debug = new("--debug")
     {
         Description = "Load the enclave in debug mode: its errors carry the enclave's stack trace.",
@@ -60,6 +63,7 @@ internal sealed class RunCommand : Command
         Options.Add(_backend);
         Options.Add(_remoteProxy);
         Options.Add(_debug);
+        _security.AddTo(this);
         this.SetCloisterAction(ExecuteAsync);
     }
 
@@ -88,7 +92,7 @@ internal sealed class RunCommand : Command
             ConsoleOut = context.Out,
             ConsoleError = context.Error,
         };
-        await using var backends = Backends.Configure(options, config.Backend, parseResult.GetValue(_remoteProxy));
+        await using var backends = Backends.Configure(options, config.Backend, parseResult.GetValue(_remoteProxy), _security.Read(parseResult));
         await using var manager = new EnclaveManager(options);
         var client = await manager.LoadEnclaveAsync(config, cancellationToken);
         var output = await client.EnterAndRunAsync(input, cancellationToken);

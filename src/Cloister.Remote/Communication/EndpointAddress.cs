@@ -119,9 +119,10 @@ internal sealed record EndpointAddress
         ? new Uri(tls ? "https://localhost" : "http://localhost")
         : new Uri($"{(tls ? "https" : "http")}://{(Host!.Contains(':') ? $"[{Host}]" : Host)}:{Port}");
 
-    /// <summary>A channel to this address with Cloister's transport settings.</summary>
-    public GrpcChannel CreateChannel(Action<SocketsHttpHandler>? configureHandler = null, bool tls = false)
+    /// <summary>A channel to this address with Cloister's transport settings and the given security.</summary>
+    public GrpcChannel CreateChannel(ChannelSecurity? security = null)
     {
+        security ??= ChannelSecurity.Insecure;
         var handler = new SocketsHttpHandler
         {
             EnableMultipleHttp2Connections = true,
@@ -149,12 +150,15 @@ internal sealed record EndpointAddress
             };
         }
 
-        configureHandler?.Invoke(handler);
-        return GrpcChannel.ForAddress(ChannelUri(tls), new GrpcChannelOptions
+        SecureTransport.ConfigureHandler(handler, security);
+        return GrpcChannel.ForAddress(ChannelUri(security.UsesTls), new GrpcChannelOptions
         {
             HttpHandler = handler,
             MaxReceiveMessageSize = CommunicatorLimits.MaxMessageBytes,
             MaxSendMessageSize = CommunicatorLimits.MaxMessageBytes,
+            Credentials = security.CallCredentials is { } call && security.UsesTls
+                ? Grpc.Core.ChannelCredentials.Create(Grpc.Core.ChannelCredentials.SecureSsl, call)
+                : null,
         });
     }
 

@@ -36,7 +36,7 @@ internal sealed class CommunicatorHost : ICallDispatcher, IAsyncDisposable
     /// <summary>Where proxies reach this host, as bound (port 0 resolved).</summary>
     public EndpointAddress Address { get; }
 
-    public static async Task<CommunicatorHost> StartAsync(string? address, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    public static async Task<CommunicatorHost> StartAsync(string? address, ChannelSecurity security, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
     {
         string? socketDirectory = null;
         EndpointAddress listen;
@@ -57,7 +57,11 @@ internal sealed class CommunicatorHost : ICallDispatcher, IAsyncDisposable
         {
             kestrel.Limits.MaxRequestBodySize = null;
             kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
-            listen.Listen(kestrel, o => o.Protocols = HttpProtocols.Http2);
+            listen.Listen(kestrel, o =>
+            {
+                o.Protocols = HttpProtocols.Http2;
+                SecureTransport.ConfigureListener(o, security);
+            });
         });
         builder.Services.AddGrpc(o =>
         {

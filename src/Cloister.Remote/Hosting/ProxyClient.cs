@@ -67,7 +67,7 @@ internal sealed partial class ProxyClient : EnclaveTransport
     {
         var endpoint = EndpointAddress.Parse(registration.Endpoint, $"endpoint reported by the proxy of '{Name}'");
         Endpoint = endpoint.ToString();
-        _channel = endpoint.CreateChannel();
+        _channel = endpoint.CreateChannel(_config.Security);
         _caller = new CommunicatorCaller(new Communicator.CommunicatorClient(_channel), SessionToken);
     }
 

@@ -55,6 +55,7 @@ public sealed partial class RemoteBackend : EnclaveBackend, IAsyncDisposable
             SessionToken = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
             ExpectedMeasurement = load.HasExpectedMeasurement ? load.ExpectedMeasurement : null,
             Debug = load.Debug,
+            Security = _config.Security,
         };
         var provision = _config.Provision?.Invoke(provisionRequest) ?? new LocalProxyProvision(_config.LocalProxy, request.LoggerFactory);
         var client = new ProxyClient(request, _config, host, provision, provisionRequest.SessionToken);
@@ -86,9 +87,8 @@ public sealed partial class RemoteBackend : EnclaveBackend, IAsyncDisposable
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        var output = client.Provision is LocalProxyProvision local && local.RecentOutput.Length > 0
-            ? $" Its last output:{Environment.NewLine}{local.RecentOutput}"
-            : string.Empty;
+        var recent = client.Provision.RecentOutput;
+        var output = recent.Length > 0 ? $" Its last output:{Environment.NewLine}{recent}" : string.Empty;
         if (first == exited)
         {
             throw new EnclaveException(EnclaveStatusCode.Unavailable,
@@ -109,7 +109,7 @@ public sealed partial class RemoteBackend : EnclaveBackend, IAsyncDisposable
         await _startLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return _host ??= await CommunicatorHost.StartAsync(_config.HostAddress, loggerFactory, cancellationToken).ConfigureAwait(false);
+            return _host ??= await CommunicatorHost.StartAsync(_config.HostAddress, _config.Security, loggerFactory, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

@@ -19,6 +19,12 @@ public sealed class RemoteProxyConfig
     /// </summary>
     public string? HostAddress { get; set; }
 
+    /// <summary>
+    /// The security of the host's channels to its proxies, both ways (and, with a provision server, to it). Default:
+    /// plaintext, which is only safe on Unix sockets or loopback.
+    /// </summary>
+    public ChannelSecurity Security { get; set; } = ChannelSecurity.Insecure;
+
     /// <summary>How long a load waits for the proxy to start, verify the package and report in. Default 30 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -41,6 +47,8 @@ public sealed class RemoteProxyConfig
         }
 
         ArgumentNullException.ThrowIfNull(LocalProxy, $"{nameof(RemoteProxyConfig)}.{nameof(LocalProxy)}");
+        ArgumentNullException.ThrowIfNull(Security, $"{nameof(RemoteProxyConfig)}.{nameof(Security)}");
+        Security.Validate();
         if (HostAddress is not null)
         {
             EndpointAddress.Parse(HostAddress, $"{nameof(RemoteProxyConfig)}.{nameof(HostAddress)}");

@@ -13,6 +13,9 @@ public interface IRemoteProvision : IAsyncDisposable
     /// <summary>Completes when the proxy has exited, with how it exited.</summary>
     Task<ProxyExitStatus> Exited { get; }
 
+    /// <summary>The last lines the proxy wrote, quoted in error messages; empty when unknown.</summary>
+    string RecentOutput { get; }
+
     /// <summary>
     /// Stops the proxy (it normally exits by itself once the host lets it go; after <paramref name="gracePeriod"/> it is
     /// killed) and cleans up what provisioning made. Idempotent.

@@ -32,7 +32,7 @@ public sealed partial class LocalProxyProvision : IRemoteProvision
     /// <summary>The proxy's process id, once started.</summary>
     public int? ProcessId { get; private set; }
 
-    /// <summary>The last lines the proxy wrote, for error messages.</summary>
+    /// <inheritdoc />
     public string RecentOutput
     {
         get
@@ -156,6 +156,11 @@ public sealed partial class LocalProxyProvision : IRemoteProvision
         if (request.Debug)
         {
             yield return "--debug";
+        }
+
+        foreach (var argument in request.Security.ToArguments())
+        {
+            yield return argument;
         }
     }
 

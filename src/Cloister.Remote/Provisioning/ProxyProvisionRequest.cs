@@ -21,6 +21,9 @@ public sealed record ProxyProvisionRequest
     /// <summary>Debug mode: enclave errors carry stack traces.</summary>
     public bool Debug { get; init; }
 
+    /// <summary>The security of the proxy's channels (its server, and its connection back to the host).</summary>
+    public ChannelSecurity Security { get; init; } = ChannelSecurity.Insecure;
+
     /// <summary>Where the proxy listens; <see langword="null"/> lets it choose next to <see cref="ClientAddress"/>.</summary>
     public string? ListenAddress { get; init; }
 }

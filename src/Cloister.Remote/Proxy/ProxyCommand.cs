@@ -19,10 +19,12 @@ public static class ProxyCommand
         var measurement = new Option<string?>("--expected-measurement") { Description = "Refuse the package unless its SHA-256 measurement is this." };
         var debug = new Option<bool>("--debug") { Description = "Send enclave stack traces to the host." };
         var parent = new Option<int?>("--parent-pid") { Description = "Exit when this process exits." };
+        var security = new SecurityCommandLine();
         var command = new Command("proxy", "Host one enclave for a remote host (started by the remote backend, not by hand).")
         {
             clientAddress, package, name, listen, measurement, debug, parent,
         };
+        security.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
         {
             using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
@@ -39,6 +41,8 @@ public static class ProxyCommand
             };
             try
             {
+                options.Security = security.Read(result);
+                options.Security.Validate();
                 return await ProxyServer.RunAsync(options, loggerFactory, cancellationToken).ConfigureAwait(false);
             }
             catch (EnclaveException ex)

@@ -50,7 +50,7 @@ public sealed partial class ProxyServer : ICallDispatcher
     private async Task<int> RunCoreAsync(CancellationToken cancellationToken)
     {
         var hostAddress = EndpointAddress.Parse(_options.ClientAddress, "--client-address");
-        using var hostChannel = hostAddress.CreateChannel();
+        using var hostChannel = hostAddress.CreateChannel(_options.Security);
         _host = new CommunicatorCaller(new Communicator.CommunicatorClient(hostChannel), _options.SessionToken);
         var rendezvous = new Rendezvous.RendezvousClient(hostChannel);
         var headers = new Metadata { { CommunicatorLimits.SessionHeader, _options.SessionToken } };
@@ -108,7 +108,11 @@ public sealed partial class ProxyServer : ICallDispatcher
         {
             kestrel.Limits.MaxRequestBodySize = null;
             kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
-            listen.Listen(kestrel, o => o.Protocols = HttpProtocols.Http2);
+            listen.Listen(kestrel, o =>
+            {
+                o.Protocols = HttpProtocols.Http2;
+                SecureTransport.ConfigureListener(o, _options.Security);
+            });
         });
         builder.Services.AddGrpc(o =>
         {

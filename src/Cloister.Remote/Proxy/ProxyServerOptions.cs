@@ -30,6 +30,9 @@ public sealed class ProxyServerOptions
     /// <summary>When set, the proxy exits as soon as this process is gone (set by local provisioning).</summary>
     public int? ParentProcessId { get; set; }
 
+    /// <summary>The security of the proxy's server and of its channel back to the host.</summary>
+    public ChannelSecurity Security { get; set; } = ChannelSecurity.Insecure;
+
     /// <summary>Limits the package is checked against.</summary>
     public PackageLimits PackageLimits { get; set; } = new();
 
