@@ -17,7 +17,11 @@ internal static class CloisterCommandLine
         root.Subcommands.Add(new RunCommand());
         root.Subcommands.Add(new DemoCommand());
         root.Subcommands.Add(Cloister.Remote.ProxyCommand.Create());
+        root.Subcommands.Add(new StatusCommand());
         root.Subcommands.Add(new CertsCommand());
+        root.Subcommands.Add(Cloister.Remote.ProvisionServerCommand.Create());
+        root.Subcommands.Add(ProvisionClientCommands.CreatePs());
+        root.Subcommands.Add(ProvisionClientCommands.CreateKill());
         return root;
     }
 

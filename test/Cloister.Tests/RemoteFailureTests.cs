@@ -300,6 +300,8 @@ public sealed class RemoteFailureTests(TestEnclaveFixture enclave) : IAsyncLifet
 
         public string RecentOutput => inner.RecentOutput;
 
+        public string? ProxyHost => null;
+
         public ValueTask ProvisionAsync(ProxyProvisionRequest request, CancellationToken cancellationToken) =>
             inner.ProvisionAsync(request with { SessionToken = "not-the-token" }, cancellationToken);
 

@@ -157,6 +157,8 @@ public sealed class RemoteSecurityTests(TestEnclaveFixture enclave) : IAsyncLife
 
         public string RecentOutput => _inner.RecentOutput;
 
+        public string? ProxyHost => null;
+
         public ValueTask ProvisionAsync(ProxyProvisionRequest request, CancellationToken cancellationToken) =>
             _inner.ProvisionAsync(replacement with { SessionToken = request.SessionToken }, cancellationToken);
 

@@ -12,14 +12,16 @@ var lifetime = new Option<int>("--server-max-lifetime", "--server_max_lifetime")
 var backend = new Option<string>("--backend") { Description = "Where the enclave runs: sim (this process, NO isolation) or remote (a proxy process).", DefaultValueFactory = _ => SimBackend.BackendName };
 backend.AcceptOnlyFromAmong(SimBackend.BackendName, RemoteBackend.BackendName);
 var debug = new Option<bool>("--debug") { Description = "Verbose logs, and enclave errors with their stack traces." };
+var security = new SecurityCommandLine();
 var root = new RootCommand("Runs the Translator enclave's gRPC server.") { enclavePath, port, lifetime, backend, debug };
+security.AddTo(root);
 root.SetAction((result, cancellationToken) => TranslatorDriver.RunAsync(
-    result.GetValue(enclavePath), result.GetValue(port), result.GetValue(lifetime), result.GetValue(backend)!, result.GetValue(debug), cancellationToken));
+    result.GetValue(enclavePath), result.GetValue(port), result.GetValue(lifetime), result.GetValue(backend)!, result.GetValue(debug), security.Read(result), cancellationToken));
 return await root.Parse(args).InvokeAsync();
 
 internal static class TranslatorDriver
 {
-    public static async Task<int> RunAsync(string? enclavePath, int port, int lifetimeSeconds, string backendName, bool debug, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(string? enclavePath, int port, int lifetimeSeconds, string backendName, bool debug, ChannelSecurity security, CancellationToken cancellationToken)
     {
         if (Validate(enclavePath, port, lifetimeSeconds) is { } problem)
         {
@@ -33,7 +35,19 @@ internal static class TranslatorDriver
             .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
             .SetMinimumLevel(debug ? LogLevel.Debug : LogLevel.Warning));
         var options = new EnclaveManagerOptions { LoggerFactory = loggerFactory, ConsoleOut = Console.Error };
-        await using var remote = backendName == RemoteBackend.BackendName ? new RemoteBackend() : null;
+        // The security flags protect the remote backend's channels between this driver and the proxy.
+        RemoteBackend? remote;
+        try
+        {
+            remote = backendName == RemoteBackend.BackendName ? new RemoteBackend(new RemoteProxyConfig { Security = security }) : null;
+        }
+        catch (EnclaveException ex)
+        {
+            await Console.Error.WriteLineAsync($"error: {ex.Message}");
+            return 1;
+        }
+
+        await using var remoteScope = remote;
         if (remote is not null)
         {
             options.Backends.Add(remote);

@@ -28,6 +28,20 @@ internal static class CommonOptions
         return option;
     }
 
+    /// <summary><c>--provision-server</c>: run the proxy through a provision server instead of on this machine.</summary>
+    public static Option<string?> CreateProvisionServerOption() => new("--provision-server")
+    {
+        Description = "With --backend remote: the provision server (host:port) that runs the enclave, usually on another machine.",
+        HelpName = "address",
+    };
+
+    /// <summary><c>--provision-token-file</c>: the provision server's bearer token.</summary>
+    public static Option<string?> CreateProvisionTokenOption() => new("--provision-token-file")
+    {
+        Description = "A file with the provision server's bearer token.",
+        HelpName = "path",
+    };
+
     /// <summary><c>--remote-proxy</c>: the proxy program the remote backend starts.</summary>
     public static Option<FileInfo?> CreateRemoteProxyOption() => new("--remote-proxy")
     {

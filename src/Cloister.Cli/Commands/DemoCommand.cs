@@ -18,6 +18,10 @@ internal sealed class DemoCommand : Command
 
     private readonly Option<FileInfo?> _remoteProxy = CommonOptions.CreateRemoteProxyOption();
 
+    private readonly Option<string?> _provisionServer = CommonOptions.CreateProvisionServerOption();
+
+    private readonly Option<string?> _provisionToken = CommonOptions.CreateProvisionTokenOption();
+
     private readonly Cloister.Remote.SecurityCommandLine _security = new();
 
     /// <summary>Creates the command.</summary>
@@ -26,6 +30,8 @@ internal sealed class DemoCommand : Command
     {
         Options.Add(_backend);
         Options.Add(_remoteProxy);
+        Options.Add(_provisionServer);
+        Options.Add(_provisionToken);
         _security.AddTo(this);
         this.SetCloisterAction(ExecuteAsync);
     }
@@ -61,7 +67,8 @@ internal sealed class DemoCommand : Command
 
         using (var temporary = TemporaryFolder.Create("demo", context.LoggerFactory.CreateLogger<TemporaryFolder>()))
         {
-            await RunDemoAsync(context, backend, parseResult.GetValue(_remoteProxy), _security.Read(parseResult), temporary.Path, cancellationToken);
+            var provisionServer = parseResult.GetValue(_provisionServer) is { } server ? (server, parseResult.GetValue(_provisionToken)) : ((string, string?)?)null;
+            await RunDemoAsync(context, backend, parseResult.GetValue(_remoteProxy), _security.Read(parseResult), provisionServer, temporary.Path, cancellationToken);
         }
 
         await output.WriteLineAsync("""
@@ -73,7 +80,7 @@ internal sealed class DemoCommand : Command
         return ExitCodes.Success;
     }
 
-    private static async Task RunDemoAsync(CommandContext context, string backend, FileInfo? remoteProxy, Cloister.Remote.ChannelSecurity security, string folder, CancellationToken cancellationToken)
+    private static async Task RunDemoAsync(CommandContext context, string backend, FileInfo? remoteProxy, Cloister.Remote.ChannelSecurity security, (string, string?)? provisionServer, string folder, CancellationToken cancellationToken)
     {
         var output = context.Out;
 
@@ -100,7 +107,7 @@ internal sealed class DemoCommand : Command
             LoggerFactory = context.LoggerFactory,
             ConsoleOut = new LinePrefixWriter(output, "   enclave console  > "),
         };
-        await using var backends = Backends.Configure(options, backend, remoteProxy, security);
+        await using var backends = Backends.Configure(options, backend, remoteProxy, security, provisionServer);
         await using var manager = new EnclaveManager(options);
         var client = await manager.LoadEnclaveAsync(new EnclaveLoadConfig
         {

@@ -43,6 +43,10 @@ internal sealed class RunCommand : Command
 
     private readonly Option<FileInfo?> _remoteProxy = CommonOptions.CreateRemoteProxyOption();
 
+    private readonly Option<string?> _provisionServer = CommonOptions.CreateProvisionServerOption();
+
+    private readonly Option<string?> _provisionToken = CommonOptions.CreateProvisionTokenOption();
+
     private readonly SecurityCommandLine _security = new();
 
     private readonly Option<bool> _debug = new("--debug")
@@ -62,6 +66,8 @@ internal sealed class RunCommand : Command
         Options.Add(_expectedMeasurement);
         Options.Add(_backend);
         Options.Add(_remoteProxy);
+        Options.Add(_provisionServer);
+        Options.Add(_provisionToken);
         Options.Add(_debug);
         _security.AddTo(this);
         this.SetCloisterAction(ExecuteAsync);
@@ -92,7 +98,8 @@ internal sealed class RunCommand : Command
             ConsoleOut = context.Out,
             ConsoleError = context.Error,
         };
-        await using var backends = Backends.Configure(options, config.Backend, parseResult.GetValue(_remoteProxy), _security.Read(parseResult));
+        await using var backends = Backends.Configure(options, config.Backend, parseResult.GetValue(_remoteProxy), _security.Read(parseResult),
+            parseResult.GetValue(_provisionServer) is { } server ? (server, parseResult.GetValue(_provisionToken)) : null);
         await using var manager = new EnclaveManager(options);
         var client = await manager.LoadEnclaveAsync(config, cancellationToken);
         var output = await client.EnterAndRunAsync(input, cancellationToken);

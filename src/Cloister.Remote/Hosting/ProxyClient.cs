@@ -46,6 +46,11 @@ internal sealed partial class ProxyClient : EnclaveTransport
 
     public string? Endpoint { get; private set; }
 
+    /// <summary>Where the proxy serves Prometheus metrics and health, when it was started with a metrics port.</summary>
+    public string? MetricsEndpoint => _registration.Task.IsCompletedSuccessfully && _registration.Task.Result.MetricsEndpoint.Length > 0
+        ? _registration.Task.Result.MetricsEndpoint
+        : null;
+
     public bool TokenMatches(string token) => CommunicatorHost.FixedTimeEquals(token, SessionToken);
 
     public void CompleteRegistration(RegisterRequest request)
@@ -66,6 +71,13 @@ internal sealed partial class ProxyClient : EnclaveTransport
     public void Connect(RegisterRequest registration)
     {
         var endpoint = EndpointAddress.Parse(registration.Endpoint, $"endpoint reported by the proxy of '{Name}'");
+        if (!endpoint.IsUnixSocket && System.Net.IPAddress.TryParse(endpoint.Host, out var ip)
+            && (ip.Equals(System.Net.IPAddress.Any) || ip.Equals(System.Net.IPAddress.IPv6Any)))
+        {
+            // The proxy listens on every interface of its machine; reach it where its provisioning is reached.
+            endpoint = EndpointAddress.Tcp(Provision.ProxyHost ?? "127.0.0.1", endpoint.Port);
+        }
+
         Endpoint = endpoint.ToString();
         _channel = endpoint.CreateChannel(_config.Security);
         _caller = new CommunicatorCaller(new Communicator.CommunicatorClient(_channel), SessionToken);
@@ -78,7 +90,8 @@ internal sealed partial class ProxyClient : EnclaveTransport
         _calls[callId] = new EntryCall(ExecutionContext.Capture(), cancellationToken);
         try
         {
-            return await caller.CallAsync(new CallRequest { Selector = selector, CallId = callId }, payload, deadline, cancellationToken).ConfigureAwait(false);
+            var header = new CallRequest { Selector = selector, CallId = callId, Traceparent = CurrentTraceParent() };
+            return await caller.CallAsync(header, payload, deadline, cancellationToken).ConfigureAwait(false);
         }
         catch (RpcException ex)
         {
@@ -98,21 +111,21 @@ internal sealed partial class ProxyClient : EnclaveTransport
     {
         if (header.ParentCallId == 0 || !_calls.TryGetValue(header.ParentCallId, out var parent) || parent.Context is null)
         {
-            return _request.DispatchHostCallAsync(header.Selector, payload, serverCancellation);
+            return _request.DispatchRemoteHostCallAsync(header.Selector, payload, header.Traceparent, serverCancellation);
         }
 
-        return RunInEntryContextAsync(parent, header.Selector, payload, serverCancellation);
+        return RunInEntryContextAsync(parent, header, payload, serverCancellation);
     }
 
-    private async ValueTask<ReadOnlyMemory<byte>> RunInEntryContextAsync(EntryCall parent, string selector, ReadOnlyMemory<byte> payload, CancellationToken serverCancellation)
+    private async ValueTask<ReadOnlyMemory<byte>> RunInEntryContextAsync(EntryCall parent, CallRequest header, ReadOnlyMemory<byte> payload, CancellationToken serverCancellation)
     {
         using var linked = parent.Cancellation.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(parent.Cancellation, serverCancellation) : null;
         var token = linked?.Token ?? serverCancellation;
-        var state = new HostCallState(this, selector, payload, token);
+        var state = new HostCallState(this, header.Selector, header.Traceparent, payload, token);
         ExecutionContext.Run(parent.Context!, static s =>
         {
             var state = (HostCallState)s!;
-            state.Task = state.Client._request.DispatchHostCallAsync(state.Selector, state.Payload, state.Token).AsTask();
+            state.Task = state.Client._request.DispatchRemoteHostCallAsync(state.Selector, state.Payload, state.TraceParent, state.Token).AsTask();
         }, state);
         return await state.Task!.ConfigureAwait(false);
     }
@@ -185,16 +198,25 @@ internal sealed partial class ProxyClient : EnclaveTransport
         }
     }
 
+    /// <summary>
+    /// The W3C traceparent an entry call carries: the current activity's (the call's own span when Cloister is traced,
+    /// else the app's), so the proxy's spans and the host calls they make join the caller's trace.
+    /// </summary>
+    private static string CurrentTraceParent() =>
+        System.Diagnostics.Activity.Current is { IdFormat: System.Diagnostics.ActivityIdFormat.W3C } current ? current.Id! : string.Empty;
+
     [LoggerMessage(300, LogLevel.Debug, "Released the proxy of enclave '{Name}'")]
     private partial void LogReleased(string name);
 
     private readonly record struct EntryCall(ExecutionContext? Context, CancellationToken Cancellation);
 
-    private sealed class HostCallState(ProxyClient client, string selector, ReadOnlyMemory<byte> payload, CancellationToken token)
+    private sealed class HostCallState(ProxyClient client, string selector, string traceParent, ReadOnlyMemory<byte> payload, CancellationToken token)
     {
         public ProxyClient Client { get; } = client;
 
         public string Selector { get; } = selector;
+
+        public string TraceParent { get; } = traceParent;
 
         public ReadOnlyMemory<byte> Payload { get; } = payload;
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
@@ -56,17 +57,28 @@ public sealed partial class RemoteBackend : EnclaveBackend, IAsyncDisposable
             ExpectedMeasurement = load.HasExpectedMeasurement ? load.ExpectedMeasurement : null,
             Debug = load.Debug,
             Security = _config.Security,
+            MetricsPort = _config.ProxyMetricsPort,
+            MetricsAddress = _config.ProxyMetricsAddress,
         };
-        var provision = _config.Provision?.Invoke(provisionRequest) ?? new LocalProxyProvision(_config.LocalProxy, request.LoggerFactory);
+        var provision = _config.Provision?.Invoke(provisionRequest) ?? CreateProvision(remote, request.LoggerFactory);
         var client = new ProxyClient(request, _config, host, provision, provisionRequest.SessionToken);
         host.Add(client);
         var started = Environment.TickCount64;
         try
         {
+            var stage = Stopwatch.GetTimestamp();
             await provision.ProvisionAsync(provisionRequest, cancellationToken).ConfigureAwait(false);
+            CloisterTelemetry.RecordStage(request.Telemetry, ProvisionStages.Spawn, stage);
+            stage = Stopwatch.GetTimestamp();
             var registration = await WaitForRegistrationAsync(client, timeout, cancellationToken).ConfigureAwait(false);
             client.Connect(registration);
+            CloisterTelemetry.RecordStage(request.Telemetry, ProvisionStages.Connect, stage);
             LogConnected(logger, request.Name, client.Endpoint!, registration.ProcessId, Environment.TickCount64 - started);
+            if (client.MetricsEndpoint is { } metrics)
+            {
+                LogProxyMetrics(logger, request.Name, metrics);
+            }
+
             return client;
         }
         catch
@@ -74,6 +86,27 @@ public sealed partial class RemoteBackend : EnclaveBackend, IAsyncDisposable
             await client.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>A provision server when the config or the load names one, else a local proxy.</summary>
+    private IRemoteProvision CreateProvision(RemoteLoadConfig? remote, ILoggerFactory loggerFactory)
+    {
+        var server = _config.ProvisionServer;
+        if (remote is { HasProvisionServer: true } && remote.ProvisionServer.Length > 0)
+        {
+            server = new RemoteProvisionOptions
+            {
+                ServerAddress = remote.ProvisionServer,
+                Security = server?.Security,
+                BearerToken = server?.BearerToken,
+                Progress = server?.Progress,
+                UploadRetries = server?.UploadRetries ?? 2,
+            };
+        }
+
+        return server is null
+            ? new LocalProxyProvision(_config.LocalProxy, loggerFactory)
+            : new RemoteProxyProvision(server, _config.Security, loggerFactory);
     }
 
     private static async Task<Protocol.RegisterRequest> WaitForRegistrationAsync(ProxyClient client, TimeSpan timeout, CancellationToken cancellationToken)
@@ -127,6 +160,9 @@ public sealed partial class RemoteBackend : EnclaveBackend, IAsyncDisposable
 
         _startLock.Dispose();
     }
+
+    [LoggerMessage(311, LogLevel.Information, "Proxy of enclave '{Name}' serves metrics at {Url}")]
+    private static partial void LogProxyMetrics(ILogger logger, string name, string url);
 
     [LoggerMessage(310, LogLevel.Information, "Proxy of enclave '{Name}' reported in from {Endpoint} (pid {Pid}) after {Milliseconds} ms")]
     private static partial void LogConnected(ILogger logger, string name, string endpoint, int pid, long milliseconds);

@@ -9,6 +9,12 @@ public sealed class RemoteProxyConfig
     /// </summary>
     public Func<ProxyProvisionRequest, IRemoteProvision>? Provision { get; set; }
 
+    /// <summary>
+    /// When set, proxies are provisioned through this provision server (<see cref="RemoteProxyProvision"/>) instead of on
+    /// this machine. A load config's <c>remote_load_config.provision_server</c> overrides the address.
+    /// </summary>
+    public RemoteProvisionOptions? ProvisionServer { get; set; }
+
     /// <summary>Settings of the default local provisioning.</summary>
     public LocalProxyProvisionOptions LocalProxy { get; set; } = new();
 
@@ -34,6 +40,20 @@ public sealed class RemoteProxyConfig
     /// <summary>When a call fails because the proxy is gone, how long to wait for its exit status to name it. Default 1 s.</summary>
     public TimeSpan ExitStatusWait { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// When set, every proxy serves Prometheus metrics (<c>/metrics</c>) and grpc.health.v1 on this port of
+    /// <see cref="ProxyMetricsAddress"/> (<c>cloister proxy --metrics-port</c>). Use 0 when a machine runs several proxies:
+    /// each picks a free port, logs it, and reports it to the host (logged as "serves metrics at …"). Default: none. The
+    /// host's own measurements go wherever the app's OpenTelemetry sends them (<c>AddCloisterInstrumentation()</c>).
+    /// </summary>
+    public int? ProxyMetricsPort { get; set; }
+
+    /// <summary>
+    /// The address the proxies' metrics endpoints bind (<c>--metrics-address</c>). Default <c>127.0.0.1</c>; the endpoint is
+    /// plaintext and unauthenticated, so bind another address only behind a firewall.
+    /// </summary>
+    public string ProxyMetricsAddress { get; set; } = MetricsEndpoint.DefaultAddress;
+
     internal void Validate()
     {
         if (ConnectTimeout <= TimeSpan.Zero)
@@ -52,6 +72,16 @@ public sealed class RemoteProxyConfig
         if (HostAddress is not null)
         {
             EndpointAddress.Parse(HostAddress, $"{nameof(RemoteProxyConfig)}.{nameof(HostAddress)}");
+        }
+
+        if (ProxyMetricsPort is < 0 or > 65535)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ProxyMetricsPort), $"{nameof(RemoteProxyConfig)}.{nameof(ProxyMetricsPort)} must be from 0 to 65535 (0 = a free port per proxy).");
+        }
+
+        if (string.IsNullOrWhiteSpace(ProxyMetricsAddress))
+        {
+            throw new ArgumentException($"{nameof(RemoteProxyConfig)}.{nameof(ProxyMetricsAddress)} must be an IP address or localhost, e.g. 127.0.0.1.", nameof(ProxyMetricsAddress));
         }
     }
 }

@@ -17,6 +17,12 @@ public interface IRemoteProvision : IAsyncDisposable
     string RecentOutput { get; }
 
     /// <summary>
+    /// The host name or address the proxy's machine is reached at, used when the proxy reports an unspecified listen
+    /// address (<c>0.0.0.0</c>, <c>[::]</c>); <see langword="null"/> for this machine.
+    /// </summary>
+    string? ProxyHost { get; }
+
+    /// <summary>
     /// Stops the proxy (it normally exits by itself once the host lets it go; after <paramref name="gracePeriod"/> it is
     /// killed) and cleans up what provisioning made. Idempotent.
     /// </summary>

@@ -18,6 +18,7 @@ public sealed partial class LocalProxyProvision : IRemoteProvision
     private Process? _process;
     private string _name = "";
     private int _finalized;
+    private volatile bool _killed;
 
     /// <summary>Creates a provision; <see cref="ProvisionAsync"/> starts the process.</summary>
     public LocalProxyProvision(LocalProxyProvisionOptions? options = null, ILoggerFactory? loggerFactory = null)
@@ -31,6 +32,9 @@ public sealed partial class LocalProxyProvision : IRemoteProvision
 
     /// <summary>The proxy's process id, once started.</summary>
     public int? ProcessId { get; private set; }
+
+    /// <inheritdoc />
+    public string? ProxyHost => null;
 
     /// <inheritdoc />
     public string RecentOutput
@@ -112,6 +116,7 @@ public sealed partial class LocalProxyProvision : IRemoteProvision
             LogKilling(_name, process.Id, gracePeriod.TotalSeconds);
             try
             {
+                _killed = true;
                 process.Kill(entireProcessTree: true);
             }
             catch (InvalidOperationException)
@@ -151,6 +156,17 @@ public sealed partial class LocalProxyProvision : IRemoteProvision
         {
             yield return "--listen-address";
             yield return request.ListenAddress;
+        }
+
+        if (request.MetricsPort is { } metricsPort)
+        {
+            yield return "--metrics-port";
+            yield return metricsPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (!string.IsNullOrEmpty(request.MetricsAddress))
+            {
+                yield return "--metrics-address";
+                yield return request.MetricsAddress;
+            }
         }
 
         if (request.Debug)
@@ -250,6 +266,7 @@ public sealed partial class LocalProxyProvision : IRemoteProvision
         process.WaitForExit();
         var status = new ProxyExitStatus(process.ExitCode);
         LogExited(_name, process.Id, status.ToString());
+        ProxyExitMetrics.Record(_name, status, _killed);
         _exited.TrySetResult(status);
     }
 

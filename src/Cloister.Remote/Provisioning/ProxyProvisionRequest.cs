@@ -26,4 +26,13 @@ public sealed record ProxyProvisionRequest
 
     /// <summary>Where the proxy listens; <see langword="null"/> lets it choose next to <see cref="ClientAddress"/>.</summary>
     public string? ListenAddress { get; init; }
+
+    /// <summary>
+    /// When set, the proxy serves Prometheus metrics and health on this port (<c>--metrics-port</c>; 0 = a free port, which it
+    /// reports back). <see langword="null"/>: no metrics endpoint.
+    /// </summary>
+    public int? MetricsPort { get; init; }
+
+    /// <summary>The address the proxy's metrics endpoint binds (<c>--metrics-address</c>); <see langword="null"/> for loopback.</summary>
+    public string? MetricsAddress { get; init; }
 }

@@ -25,6 +25,8 @@ public static class ProxyCommand
             clientAddress, package, name, listen, measurement, debug, parent,
         };
         security.AddTo(command);
+        var metrics = new MetricsCommandLine();
+        metrics.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
         {
             using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
@@ -38,6 +40,8 @@ public static class ProxyCommand
                 Debug = result.GetValue(debug),
                 ParentProcessId = result.GetValue(parent),
                 SessionToken = Environment.GetEnvironmentVariable(SessionTokenVariable) ?? "",
+                MetricsPort = result.GetValue(metrics.Port),
+                MetricsAddress = result.GetValue(metrics.Address) ?? MetricsEndpoint.DefaultAddress,
             };
             try
             {

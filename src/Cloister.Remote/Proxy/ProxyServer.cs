@@ -44,7 +44,15 @@ public sealed partial class ProxyServer : ICallDispatcher
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         options.Validate();
-        return await new ProxyServer(options, loggerFactory).RunCoreAsync(cancellationToken).ConfigureAwait(false);
+        var server = new ProxyServer(options, loggerFactory);
+        try
+        {
+            return await server.RunCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await server.StopTelemetryAsync().ConfigureAwait(false);
+        }
     }
 
     private async Task<int> RunCoreAsync(CancellationToken cancellationToken)
@@ -59,6 +67,7 @@ public sealed partial class ProxyServer : ICallDispatcher
 
         try
         {
+            await StartMetricsEndpointAsync(lifetime.Token).ConfigureAwait(false);
             _enclave = await LoadedEnclave.LoadAsync(_options.EnclaveName, _options.PackagePath, _options.ExpectedMeasurement, _options.Debug,
                 _options.PackageLimits, CallHostAsync, _logger, lifetime.Token).ConfigureAwait(false);
         }
@@ -69,6 +78,7 @@ public sealed partial class ProxyServer : ICallDispatcher
             return 1;
         }
 
+        StartCallTelemetry(_enclave.Measurement);
         var listen = _options.ListenAddress is { } given ? EndpointAddress.Parse(given, "--listen-address") : DefaultListenAddress(hostAddress);
         var app = BuildServer(listen);
         await using var appScope = app.ConfigureAwait(false);
@@ -81,6 +91,7 @@ public sealed partial class ProxyServer : ICallDispatcher
                 return 1;
             }
 
+            MarkServing();
             LogServing(_options.EnclaveName, bound.ToString(), Environment.ProcessId);
             await HoldAttachmentAsync(rendezvous, headers, lifetime.Token).ConfigureAwait(false);
             return 0;
@@ -120,8 +131,10 @@ public sealed partial class ProxyServer : ICallDispatcher
             o.MaxSendMessageSize = CommunicatorLimits.MaxMessageBytes;
         });
         builder.Services.AddSingleton(new CommunicatorService(this));
+        AddHealth(builder.Services);
         var app = builder.Build();
         app.MapGrpcService<CommunicatorService>();
+        MapHealth(app);
         return app;
     }
 
@@ -136,6 +149,7 @@ public sealed partial class ProxyServer : ICallDispatcher
             Measurement = measurement,
             ProcessId = Environment.ProcessId,
             LoadError = loadError,
+            MetricsEndpoint = _metrics?.MetricsUrl.ToString() ?? string.Empty,
         };
         try
         {
@@ -216,16 +230,17 @@ public sealed partial class ProxyServer : ICallDispatcher
 
         // Host calls the enclave makes while serving this call name it as their parent.
         CurrentEntryCall.Value = header.CallId;
-        return _enclave!.Runtime.InvokeAsync(header.Selector, payload, context.CancellationToken);
+        return InvokeEnclaveAsync(header, payload, context.CancellationToken);
     }
 
-    private async ValueTask<ReadOnlyMemory<byte>> CallHostAsync(string selector, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    private async ValueTask<ReadOnlyMemory<byte>> CallHostCoreAsync(string selector, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
         var header = new CallRequest
         {
             Selector = selector,
             CallId = (ulong)Interlocked.Increment(ref _nextHostCallId),
             ParentCallId = CurrentEntryCall.Value,
+            Traceparent = OutgoingTraceParent(),
         };
         try
         {

@@ -36,12 +36,26 @@ public sealed class ProxyServerOptions
     /// <summary>Limits the package is checked against.</summary>
     public PackageLimits PackageLimits { get; set; } = new();
 
+    /// <summary>
+    /// When set, the proxy serves Prometheus metrics at <c>http://MetricsAddress:MetricsPort/metrics</c> and grpc.health.v1
+    /// (over gRPC-Web) on the same port; 0 lets the system pick a port (the proxy logs it and reports it to the host).
+    /// Default: <see langword="null"/>, no metrics endpoint. See docs/observability.md.
+    /// </summary>
+    public int? MetricsPort { get; set; }
+
+    /// <summary>The address the metrics endpoint binds. Default <c>127.0.0.1</c>: loopback, nothing is exposed unless asked.</summary>
+    public string MetricsAddress { get; set; } = MetricsEndpoint.DefaultAddress;
+
     internal void Validate()
     {
         Require(ClientAddress, nameof(ClientAddress), "--client-address");
         Require(PackagePath, nameof(PackagePath), "--package");
         Require(EnclaveName, nameof(EnclaveName), "--name");
         Require(SessionToken, nameof(SessionToken), $"the {ProxyCommand.SessionTokenVariable} environment variable");
+        if (MetricsPort is < 0 or > 65535)
+        {
+            throw new EnclaveException(EnclaveStatusCode.InvalidArgument, $"{nameof(ProxyServerOptions)}.{nameof(MetricsPort)} (--metrics-port) must be from 0 to 65535, not {MetricsPort}.");
+        }
 
         static void Require(string value, string name, string source)
         {

@@ -9,6 +9,9 @@ namespace Cloister;
 /// </summary>
 public sealed class HostCallRegistry
 {
+    /// <summary>The <c>cloister.call.selector</c> tag of host calls to selectors without a handler.</summary>
+    internal const string UnregisteredSelector = "(unregistered)";
+
     private readonly ConcurrentDictionary<string, HostCallHandler> _handlers = new(StringComparer.Ordinal);
 
     internal HostCallRegistry()
@@ -40,7 +43,38 @@ public sealed class HostCallRegistry
 
     internal void RegisterBuiltIn(string selector, HostCallHandler handler) => _handlers[selector] = handler;
 
-    internal async ValueTask<ReadOnlyMemory<byte>> DispatchAsync(EnclaveClient enclave, string selector, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs a host call on its handler, measured when anybody listens. <c>traceParent</c> is the W3C <c>traceparent</c> of
+    /// the enclave-side caller when it came over the wire: the host call's span is its child. Otherwise the span's parent is
+    /// the current activity (the entry call the host call came from).
+    /// </summary>
+    internal ValueTask<ReadOnlyMemory<byte>> DispatchAsync(EnclaveClient enclave, string selector, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken, string? traceParent = null) =>
+        CloisterTelemetry.IsCallObserved
+            ? DispatchObservedAsync(enclave, selector, payload, traceParent, cancellationToken)
+            : DispatchCoreAsync(enclave, selector, payload, cancellationToken);
+
+    private async ValueTask<ReadOnlyMemory<byte>> DispatchObservedAsync(EnclaveClient enclave, string selector, ReadOnlyMemory<byte> payload, string? traceParent, CancellationToken cancellationToken)
+    {
+        // The selector comes from the enclave, which the host does not trust: selectors without a handler share one tag
+        // value, so an enclave cannot grow the host's metrics without bound.
+        var tagged = _handlers.ContainsKey(selector) ? selector : UnregisteredSelector;
+        var observation = enclave.Telemetry.Start(CallDirection.HostCall, tagged, payload.Length, traceParent);
+        ReadOnlyMemory<byte> reply;
+        try
+        {
+            reply = await DispatchCoreAsync(enclave, selector, payload, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            observation.Fail(ex);
+            throw;
+        }
+
+        observation.Complete(reply.Length);
+        return reply;
+    }
+
+    private async ValueTask<ReadOnlyMemory<byte>> DispatchCoreAsync(EnclaveClient enclave, string selector, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
         if (!_handlers.TryGetValue(selector, out var handler))
         {

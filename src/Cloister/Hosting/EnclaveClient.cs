@@ -17,6 +17,7 @@ public sealed class EnclaveClient
         Name = name;
         Backend = backend;
         _outputParser = extensions is null ? EnclaveOutput.Parser : EnclaveOutput.Parser.WithExtensionRegistry(extensions);
+        Telemetry = new CallTelemetry(name, backend, measurement: string.Empty, CallSide.Host);
     }
 
     /// <summary>The enclave's name in its manager.</summary>
@@ -35,6 +36,9 @@ public sealed class EnclaveClient
 
     internal EnclaveTransport? Transport => _transport;
 
+    /// <summary>This enclave's calls as the host measures them; its measurement tag is set once the backend opened it.</summary>
+    internal CallTelemetry Telemetry { get; private set; }
+
     /// <summary>Calls the enclave's <see cref="TrustedApplication.RunAsync"/> with <paramref name="input"/>.</summary>
     /// <exception cref="EnclaveException">The enclave is not running (<see cref="EnclaveStatusCode.FailedPrecondition"/>),
     /// or the enclave failed; the code and message are the enclave's.</exception>
@@ -47,7 +51,7 @@ public sealed class EnclaveClient
     public async ValueTask<EnclaveOutput> EnterAndRunAsync(EnclaveInput input, EnclaveCallOptions options)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var reply = await GetTransport().InvokeAsync(Selectors.Run, input.ToByteArray(), options.Deadline, options.CancellationToken).ConfigureAwait(false);
+        var reply = await InvokeTransportAsync(GetTransport(), Selectors.Run, input.ToByteArray(), options.Deadline, options.CancellationToken).ConfigureAwait(false);
         try
         {
             return _outputParser.ParseFrom(reply.Span);
@@ -79,8 +83,39 @@ public sealed class EnclaveClient
                 $"Selector '{selector}' is reserved for Cloister's lifecycle calls; use EnterAndRunAsync, or register a selector of your own.");
         }
 
-        return GetTransport().InvokeAsync(selector, payload, options.Deadline, options.CancellationToken);
+        return InvokeTransportAsync(GetTransport(), selector, payload, options.Deadline, options.CancellationToken);
     }
+
+    /// <summary>
+    /// Every entry call of this enclave goes through here, lifecycle calls included, so every backend is measured the
+    /// same way. Unobserved (nobody listens to the meter or the activity source), it is the transport call and nothing else.
+    /// </summary>
+    internal ValueTask<ReadOnlyMemory<byte>> InvokeTransportAsync(EnclaveTransport transport, string selector, ReadOnlyMemory<byte> payload, DateTime? deadline, CancellationToken cancellationToken) =>
+        CloisterTelemetry.IsCallObserved
+            ? InvokeObservedAsync(transport, selector, payload, deadline, cancellationToken)
+            : transport.InvokeAsync(selector, payload, deadline, cancellationToken);
+
+    private async ValueTask<ReadOnlyMemory<byte>> InvokeObservedAsync(EnclaveTransport transport, string selector, ReadOnlyMemory<byte> payload, DateTime? deadline, CancellationToken cancellationToken)
+    {
+        // Async on purpose: the call's span becomes Activity.Current for the transport (which sends it on as the
+        // traceparent) and for host calls made under it, and stops being current when this method returns.
+        var observation = Telemetry.Start(CallDirection.Entry, selector, payload.Length);
+        ReadOnlyMemory<byte> reply;
+        try
+        {
+            reply = await transport.InvokeAsync(selector, payload, deadline, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            observation.Fail(ex);
+            throw;
+        }
+
+        observation.Complete(reply.Length);
+        return reply;
+    }
+
+    internal void SetMeasurement(string measurement) => Telemetry = new CallTelemetry(Name, Backend, measurement, CallSide.Host);
 
     internal void Attach(EnclaveTransport transport) => _transport = transport;
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 
@@ -77,19 +78,29 @@ public sealed partial class EnclaveManager : IAsyncDisposable
         }
 
         EnclaveTransport? transport = null;
+        var started = Stopwatch.GetTimestamp();
+        using var activity = CloisterTelemetry.Source.StartActivity("load enclave");
+        activity?.SetTag(CloisterTags.EnclaveName, config.Name);
+        activity?.SetTag(CloisterTags.Backend, backend.Name);
         try
         {
             transport = await backend.OpenAsync(new EnclaveOpenRequest(client, config, Options, HostCalls), cancellationToken).ConfigureAwait(false);
+            client.SetMeasurement(transport.Measurement);
             var enclaveConfig = config.Config?.Clone() ?? new EnclaveConfig();
             enclaveConfig.Name = config.Name;
             enclaveConfig.Debug = config.Debug;
-            await transport.InvokeAsync(Selectors.Initialize, enclaveConfig.ToByteArray(), deadline: null, cancellationToken).ConfigureAwait(false);
+            var initializing = Stopwatch.GetTimestamp();
+            await client.InvokeTransportAsync(transport, Selectors.Initialize, enclaveConfig.ToByteArray(), deadline: null, cancellationToken).ConfigureAwait(false);
+            CloisterTelemetry.RecordStage(client.Telemetry, ProvisionStages.Initialize, initializing);
             client.Attach(transport);
+            RecordLoad(client, "OK", started);
             LogLoaded(config.Name, backend.Name, transport.Measurement);
             return client;
         }
         catch (Exception ex)
         {
+            RecordLoad(client, CloisterTelemetry.StatusName(ex), started);
+            activity?.SetStatus(ActivityStatusCode.Error, ex.Message);
             LogLoadFailed(config.Name, backend.Name, ex.Message);
             client.MarkDestroyed();
             if (transport is not null)
@@ -140,9 +151,12 @@ public sealed partial class EnclaveManager : IAsyncDisposable
             return;
         }
 
+        using var activity = CloisterTelemetry.Source.StartActivity("destroy enclave");
+        activity?.SetTag(CloisterTags.EnclaveName, client.Name);
+        activity?.SetTag(CloisterTags.Backend, client.Backend);
         try
         {
-            await transport.InvokeAsync(Selectors.Finalize, final.ToByteArray(), deadline: null, cancellationToken).ConfigureAwait(false);
+            await client.InvokeTransportAsync(transport, Selectors.Finalize, final.ToByteArray(), deadline: null, cancellationToken).ConfigureAwait(false);
         }
         catch (EnclaveException ex) when (ex.StatusCode == EnclaveStatusCode.Unavailable)
         {
@@ -155,8 +169,17 @@ public sealed partial class EnclaveManager : IAsyncDisposable
             client.MarkDestroyed();
             await transport.DisposeAsync().ConfigureAwait(false);
             _enclaves.TryRemove(new KeyValuePair<string, EnclaveClient>(client.Name, client));
+            CloisterTelemetry.Destroys.Add(1, client.Telemetry.LifecycleTags);
             LogDestroyed(client.Name);
         }
+    }
+
+    private static void RecordLoad(EnclaveClient client, string status, long started)
+    {
+        var tags = client.Telemetry.LifecycleTags;
+        tags.Add(CloisterTags.StatusCode, status);
+        CloisterTelemetry.Loads.Add(1, tags);
+        CloisterTelemetry.RecordSince(CloisterTelemetry.LoadDuration, started, tags);
     }
 
     /// <summary>Destroys every enclave this manager loaded.</summary>

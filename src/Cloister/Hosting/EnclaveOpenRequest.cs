@@ -32,4 +32,12 @@ public sealed class EnclaveOpenRequest
     /// <summary>Runs a host call the enclave made, on the host's registered handlers. Errors are <see cref="EnclaveException"/>s.</summary>
     public ValueTask<ReadOnlyMemory<byte>> DispatchHostCallAsync(string selector, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken) =>
         _hostCalls.DispatchAsync(_client, selector, payload, cancellationToken);
+
+    /// <summary>As <see cref="DispatchHostCallAsync(string, ReadOnlyMemory{byte}, CancellationToken)"/>, with the W3C
+    /// <c>traceparent</c> the host call arrived with, which becomes the parent of its span.</summary>
+    internal ValueTask<ReadOnlyMemory<byte>> DispatchRemoteHostCallAsync(string selector, ReadOnlyMemory<byte> payload, string? traceParent, CancellationToken cancellationToken) =>
+        _hostCalls.DispatchAsync(_client, selector, payload, cancellationToken, traceParent);
+
+    /// <summary>The host's measurements of this enclave's calls (its tags).</summary>
+    internal CallTelemetry Telemetry => _client.Telemetry;
 }

@@ -1,0 +1,64 @@
+namespace Cloister.Remote;
+
+/// <summary>Settings of a <see cref="ProvisionServer"/>. The defaults are safe: loopback only, and nothing runs for an
+/// unauthenticated caller.</summary>
+public sealed class ProvisionServerOptions
+{
+    /// <summary>Where the server listens. Default <c>127.0.0.1:0</c>; give a routable address (or <c>0.0.0.0:port</c>) for hosts on other machines.</summary>
+    public string ListenAddress { get; set; } = "127.0.0.1:0";
+
+    /// <summary>
+    /// The server's channel security, also given to the proxies it starts (their channels to the hosts). With
+    /// <see cref="ChannelSecurityType.MutualTls"/>, callers are authenticated by their client certificate.
+    /// </summary>
+    public ChannelSecurity Security { get; set; } = ChannelSecurity.Insecure;
+
+    /// <summary>When set, callers must send <c>authorization: Bearer &lt;token&gt;</c> with the token this file holds.</summary>
+    public string? TokenFile { get; set; }
+
+    /// <summary>
+    /// Serve callers that are neither mutual-TLS-authenticated nor token-authenticated. Anyone who can reach the port
+    /// can then run code on this machine: the server says so loudly at start.
+    /// </summary>
+    public bool AllowInsecure { get; set; }
+
+    /// <summary>Where uploaded packages are kept while their enclaves run. Default: a new folder in the temp folder.</summary>
+    public string? WorkDirectory { get; set; }
+
+    /// <summary>Most enclaves running at once. Default 16.</summary>
+    public int MaxEnclaves { get; set; } = 16;
+
+    /// <summary>Most enclaves one client (certificate subject, token or address) may run at once. Default 8.</summary>
+    public int MaxEnclavesPerClient { get; set; } = 8;
+
+    /// <summary>Limits every uploaded package must respect; <see cref="PackageLimits.MaxPackageBytes"/> caps the upload.</summary>
+    public PackageLimits PackageLimits { get; set; } = new();
+
+    /// <summary>When not empty, only packages with one of these measurements (lowercase hex) are run.</summary>
+    public ISet<string> AllowedMeasurements { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The proxy program (default: the Cloister.Remote.dll this server runs from).</summary>
+    public string? ProxyPath { get; set; }
+
+    /// <summary>How long a released proxy gets to exit before it is killed. Default 5 s.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    internal void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Security, $"{nameof(ProvisionServerOptions)}.{nameof(Security)}");
+        Security.Validate();
+        if (Security.Type != ChannelSecurityType.MutualTls && TokenFile is null && !AllowInsecure)
+        {
+            throw new EnclaveException(EnclaveStatusCode.InvalidArgument,
+                "A provision server runs code for whoever it lets in, so it needs a way to tell who that is: --security-type mtls (client certificates), --token-file (a bearer token), or, on a trusted network only, --allow-insecure.");
+        }
+
+        if (MaxEnclaves <= 0 || MaxEnclavesPerClient <= 0)
+        {
+            throw new EnclaveException(EnclaveStatusCode.InvalidArgument, $"{nameof(MaxEnclaves)} and {nameof(MaxEnclavesPerClient)} must be positive.");
+        }
+
+        PackageLimits.Validate();
+        EndpointAddress.Parse(ListenAddress, "--listen-address");
+    }
+}

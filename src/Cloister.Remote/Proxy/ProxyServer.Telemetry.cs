@@ -1,0 +1,132 @@
+using System.Diagnostics;
+using Cloister.Remote.Protocol;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Cloister.Remote;
+
+/// <summary>The proxy's observability: its metrics endpoint and health, its measurements of calls, the trace context it passes on.</summary>
+public sealed partial class ProxyServer
+{
+    // The traceparent the current entry call came with, passed on to the host calls it makes when this proxy records
+    // no spans of its own: the host's spans then still link up across the proxy.
+    private static readonly AsyncLocal<string?> IncomingTraceParent = new();
+
+    private readonly ServingHealth _health = new();
+    private MetricsEndpoint? _metrics;
+    private CallTelemetry? _calls;
+    private ProxyProcessMetrics? _processMetrics;
+
+    /// <summary>Starts the metrics endpoint when <c>--metrics-port</c> asked for one; it reports NOT_SERVING until registered.</summary>
+    private async Task StartMetricsEndpointAsync(CancellationToken cancellationToken)
+    {
+        _health.SetNotServing($"loading enclave '{_options.EnclaveName}'");
+        if (_options.MetricsPort is { } port)
+        {
+            _metrics = await MetricsEndpoint.StartAsync(_options.MetricsAddress, port, _health, _loggerFactory, cancellationToken).ConfigureAwait(false);
+            LogMetrics(_options.EnclaveName, _metrics.MetricsUrl.ToString());
+        }
+    }
+
+    /// <summary>Once the package is loaded and its measurement known: the tags of every measurement this proxy makes.</summary>
+    private void StartCallTelemetry(string measurement)
+    {
+        _calls = new CallTelemetry(_options.EnclaveName, RemoteBackend.BackendName, measurement, CallSide.Proxy);
+        _processMetrics = new ProxyProcessMetrics(_options.EnclaveName, _calls.MeasurementPrefix);
+    }
+
+    /// <summary>Registered with the host: SERVING from now on while the enclave runs (after Initialize, until Finalize).</summary>
+    private void MarkServing()
+    {
+        var enclave = _enclave!;
+        _health.SetServing($"enclave '{_options.EnclaveName}' running, measurement {enclave.Measurement}",
+            () => enclave.Runtime.IsRunning, $"enclave '{_options.EnclaveName}' is not running (not initialized yet, or finalized)");
+    }
+
+    private async Task StopTelemetryAsync()
+    {
+        _health.SetNotServing($"enclave '{_options.EnclaveName}' stopped");
+        _processMetrics?.Dispose();
+        if (_metrics is not null)
+        {
+            await _metrics.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void AddHealth(IServiceCollection services) => _health.AddTo(services);
+
+    private static void MapHealth(WebApplication app) => ServingHealth.Map(app);
+
+    /// <summary>An entry call into the enclave, measured and traced when anybody listens.</summary>
+    private ValueTask<ReadOnlyMemory<byte>> InvokeEnclaveAsync(CallRequest header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        if (header.Traceparent.Length > 0)
+        {
+            IncomingTraceParent.Value = header.Traceparent;
+        }
+
+        var runtime = _enclave!.Runtime;
+        return _calls is { } calls && CloisterTelemetry.IsCallObserved
+            ? InvokeEnclaveObservedAsync(calls, runtime, header, payload, cancellationToken)
+            : runtime.InvokeAsync(header.Selector, payload, cancellationToken);
+    }
+
+    private static async ValueTask<ReadOnlyMemory<byte>> InvokeEnclaveObservedAsync(CallTelemetry calls, EnclaveRuntime runtime, CallRequest header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        // The span's parent is the host's span that came with the call, not whatever the web server made current.
+        var observation = calls.Start(CallDirection.Entry, header.Selector, payload.Length, header.Traceparent);
+        ReadOnlyMemory<byte> reply;
+        try
+        {
+            reply = await runtime.InvokeAsync(header.Selector, payload, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            observation.Fail(ex);
+            throw;
+        }
+
+        observation.Complete(reply.Length);
+        return reply;
+    }
+
+    /// <summary>A host call out of the enclave, measured and traced when anybody listens.</summary>
+    private ValueTask<ReadOnlyMemory<byte>> CallHostAsync(string selector, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken) =>
+        _calls is { } calls && CloisterTelemetry.IsCallObserved
+            ? CallHostObservedAsync(calls, selector, payload, cancellationToken)
+            : CallHostCoreAsync(selector, payload, cancellationToken);
+
+    private async ValueTask<ReadOnlyMemory<byte>> CallHostObservedAsync(CallTelemetry calls, string selector, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        var observation = calls.Start(CallDirection.HostCall, selector, payload.Length);
+        ReadOnlyMemory<byte> reply;
+        try
+        {
+            reply = await CallHostCoreAsync(selector, payload, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            observation.Fail(ex);
+            throw;
+        }
+
+        observation.Complete(reply.Length);
+        return reply;
+    }
+
+    /// <summary>
+    /// The traceparent a host call carries: this proxy's current span when it is one of Cloister's (the host call's own span,
+    /// when traced), else the one the entry call came with. Never the web server's request activity, which nobody exports.
+    /// </summary>
+    private static string OutgoingTraceParent()
+    {
+        var current = Activity.Current;
+        return current is { IdFormat: ActivityIdFormat.W3C } && ReferenceEquals(current.Source, CloisterTelemetry.Source)
+            ? current.Id!
+            : IncomingTraceParent.Value ?? string.Empty;
+    }
+
+    [LoggerMessage(220, LogLevel.Information, "Proxy for enclave '{Name}' serves metrics at {Url} (and grpc.health.v1 over gRPC-Web)")]
+    private partial void LogMetrics(string name, string url);
+}
