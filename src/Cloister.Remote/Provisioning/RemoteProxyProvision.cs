@@ -71,7 +71,9 @@ public sealed partial class RemoteProxyProvision : IRemoteProvision
                 LogRetrying(request.EnclaveName, _server.ToString(), attempt + 1, ex.Status.Detail);
                 _call?.Dispose();
             }
-            catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.Internal && ex.Status.DebugException is HttpRequestException)
+            // A status with a DebugException was made by this side's transport (connection or TLS handshake failed),
+            // not sent by the server.
+            catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.Internal && ex.Status.DebugException is not null)
             {
                 _call?.Dispose();
                 throw new EnclaveException(EnclaveStatusCode.Unavailable,
