@@ -50,24 +50,7 @@ internal sealed class CommunicatorHost : ICallDispatcher, IAsyncDisposable
             listen = EndpointAddress.Parse(address, nameof(RemoteProxyConfig.HostAddress));
         }
 
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(loggerFactory);
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.Limits.MaxRequestBodySize = null;
-            kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
-            listen.Listen(kestrel, o =>
-            {
-                o.Protocols = HttpProtocols.Http2;
-                SecureTransport.ConfigureListener(o, security);
-            });
-        });
-        builder.Services.AddGrpc(o =>
-        {
-            o.MaxReceiveMessageSize = CommunicatorLimits.MaxMessageBytes;
-            o.MaxSendMessageSize = CommunicatorLimits.MaxMessageBytes;
-        });
+        var builder = CommunicatorServers.CreateBuilder(listen, security, loggerFactory);
 
         // The services need the host and the host needs the app: build the services first, then the host around them.
         CommunicatorHost? host = null;
@@ -88,7 +71,7 @@ internal sealed class CommunicatorHost : ICallDispatcher, IAsyncDisposable
             throw new EnclaveException(EnclaveStatusCode.FailedPrecondition, $"The remote backend cannot listen on {listen}: {ex.Message}", ex);
         }
 
-        var bound = EndpointAddress.FromServerAddress(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        var bound = CommunicatorServers.BoundAddress(app);
         host = new CommunicatorHost(app, communicator, bound, socketDirectory);
         return host;
     }

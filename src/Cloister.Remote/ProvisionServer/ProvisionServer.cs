@@ -53,23 +53,7 @@ public sealed partial class ProvisionServer : IAsyncDisposable
         Directory.CreateDirectory(work);
 
         var service = new ProvisionerService(options, listen, work, token, loggerFactory);
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(loggerFactory);
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.Limits.MaxRequestBodySize = null;
-            listen.Listen(kestrel, o =>
-            {
-                o.Protocols = HttpProtocols.Http2;
-                SecureTransport.ConfigureListener(o, options.Security);
-            });
-        });
-        builder.Services.AddGrpc(o =>
-        {
-            o.MaxReceiveMessageSize = CommunicatorLimits.MaxMessageBytes;
-            o.MaxSendMessageSize = CommunicatorLimits.MaxMessageBytes;
-        });
+        var builder = CommunicatorServers.CreateBuilder(listen, options.Security, loggerFactory);
         builder.Services.AddGrpcHealthChecks();
         builder.Services.AddSingleton(service);
         var app = builder.Build();
@@ -85,7 +69,7 @@ public sealed partial class ProvisionServer : IAsyncDisposable
             throw new EnclaveException(EnclaveStatusCode.FailedPrecondition, $"The provision server cannot listen on {options.ListenAddress}: {ex.Message}", ex);
         }
 
-        var bound = EndpointAddress.FromServerAddress(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        var bound = CommunicatorServers.BoundAddress(app);
         var authentication = options.Security.Type == ChannelSecurityType.MutualTls ? "mutual TLS client certificates" : token is not null ? "a bearer token" : "NOTHING";
         if (token is null && options.Security.Type != ChannelSecurityType.MutualTls)
         {

@@ -73,11 +73,11 @@ public sealed partial class RemoteProxyProvision : IRemoteProvision
             }
             // A status with a DebugException was made by this side's transport (connection or TLS handshake failed),
             // not sent by the server.
-            catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable or StatusCode.Internal && ex.Status.DebugException is not null)
+            catch (Exception ex) when (ex is RpcException { StatusCode: StatusCode.Unavailable or StatusCode.Internal, Status.DebugException: not null } or IOException or HttpRequestException)
             {
                 _call?.Dispose();
                 throw new EnclaveException(EnclaveStatusCode.Unavailable,
-                    $"The provision server at {_server} could not be reached, or refused the connection, for enclave '{request.EnclaveName}': {ex.Status.Detail} Check the address, and that this host's --security-type and certificates match the server's (a mutual TLS server needs a client certificate).", ex);
+                    $"The provision server at {_server} could not be reached, or refused the connection, for enclave '{request.EnclaveName}': {(ex as RpcException)?.Status.Detail ?? ex.Message} Check the address, and that this host's --security-type and certificates match the server's (a mutual TLS server needs a client certificate).", ex);
             }
             catch (RpcException ex)
             {
@@ -99,7 +99,7 @@ public sealed partial class RemoteProxyProvision : IRemoteProvision
         // The call outlives this method (it is the enclave's life), so only the start is bound to the caller's token.
         _call = client.Provision(headers, cancellationToken: _lifetime.Token);
         using var abort = cancellationToken.Register(static c => ((AsyncDuplexStreamingCall<ProvisionMessage, ProvisionEvent>)c!).Dispose(), _call);
-        await _call.RequestStream.WriteAsync(new ProvisionMessage
+        await SendAsync(new ProvisionMessage
         {
             Start = new ProvisionStart
             {
@@ -120,13 +120,13 @@ public sealed partial class RemoteProxyProvision : IRemoteProvision
             int read;
             while ((read = await package.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
             {
-                await _call.RequestStream.WriteAsync(new ProvisionMessage { Chunk = ByteString.CopyFrom(buffer, 0, read) }, cancellationToken).ConfigureAwait(false);
+                await SendAsync(new ProvisionMessage { Chunk = ByteString.CopyFrom(buffer, 0, read) }, cancellationToken).ConfigureAwait(false);
                 sent += read;
                 _options.Progress?.Report((sent, size));
             }
         }
 
-        await _call.RequestStream.WriteAsync(new ProvisionMessage { UploadComplete = true }, cancellationToken).ConfigureAwait(false);
+        await SendAsync(new ProvisionMessage { UploadComplete = true }, cancellationToken).ConfigureAwait(false);
         while (await _call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
         {
             if (_call.ResponseStream.Current.Started is { } started)
@@ -139,6 +139,33 @@ public sealed partial class RemoteProxyProvision : IRemoteProvision
         }
 
         throw new RpcException(new Status(StatusCode.Unavailable, "The provision server ended the call before the proxy started."));
+    }
+
+    /// <summary>
+    /// Writes to the call. When the server has already ended it (a refusal arrives while the upload is still being
+    /// sent), the write fails without saying why; the server's status, read from the call, says it.
+    /// </summary>
+    private async Task SendAsync(ProvisionMessage message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _call!.RequestStream.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or RpcException && !cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                while (await _call!.ResponseStream.MoveNext(CancellationToken.None).ConfigureAwait(false))
+                {
+                }
+            }
+            catch (RpcException status)
+            {
+                throw new RpcException(status.Status, status.Trailers, status.Message);
+            }
+
+            throw;
+        }
     }
 
     /// <summary>Reads the rest of the call: the proxy's exit, or the call's end when the server or the network fails.</summary>

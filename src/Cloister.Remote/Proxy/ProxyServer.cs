@@ -85,7 +85,7 @@ public sealed partial class ProxyServer : ICallDispatcher
         try
         {
             await app.StartAsync(lifetime.Token).ConfigureAwait(false);
-            var bound = EndpointAddress.FromServerAddress(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+            var bound = CommunicatorServers.BoundAddress(app);
             if (!await RegisterAsync(rendezvous, headers, bound.ToString(), _enclave.Measurement, loadError: null, lifetime.Token).ConfigureAwait(false))
             {
                 return 1;
@@ -112,24 +112,7 @@ public sealed partial class ProxyServer : ICallDispatcher
 
     private WebApplication BuildServer(EndpointAddress listen)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(_loggerFactory);
-        builder.WebHost.ConfigureKestrel(kestrel =>
-        {
-            kestrel.Limits.MaxRequestBodySize = null;
-            kestrel.Limits.Http2.MaxStreamsPerConnection = 1000;
-            listen.Listen(kestrel, o =>
-            {
-                o.Protocols = HttpProtocols.Http2;
-                SecureTransport.ConfigureListener(o, _options.Security);
-            });
-        });
-        builder.Services.AddGrpc(o =>
-        {
-            o.MaxReceiveMessageSize = CommunicatorLimits.MaxMessageBytes;
-            o.MaxSendMessageSize = CommunicatorLimits.MaxMessageBytes;
-        });
+        var builder = CommunicatorServers.CreateBuilder(listen, _options.Security, _loggerFactory);
         builder.Services.AddSingleton(new CommunicatorService(this));
         AddHealth(builder.Services);
         var app = builder.Build();
@@ -184,7 +167,7 @@ public sealed partial class ProxyServer : ICallDispatcher
         {
             LogHostGone(_options.EnclaveName, $"{ex.Status.StatusCode}: {ex.Status.Detail}");
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is OperationCanceledException or RpcException && cancellationToken.IsCancellationRequested)
         {
             LogHostGone(_options.EnclaveName, "the proxy was told to stop");
         }

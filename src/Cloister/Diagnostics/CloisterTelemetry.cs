@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Runtime.CompilerServices;
 
 namespace Cloister;
 
@@ -60,10 +61,17 @@ internal static class CloisterTelemetry
     public static readonly Counter<long> ProxyExits = Meter.CreateCounter<long>("cloister.proxy.exits", "{exit}",
         "Proxy processes that exited, by reason (cloister.proxy.exit.reason).");
 
-    /// <summary>Whether anybody listens to a call instrument or to the activity source: when not, calls take the bare path.</summary>
-    public static bool IsCallObserved =>
-        CallsStarted.Enabled | CallsCompleted.Enabled | CallsFailed.Enabled | CallsActive.Enabled | CallDuration.Enabled
-        | RequestSize.Enabled | ResponseSize.Enabled | Source.HasListeners();
+    /// <summary>
+    /// Whether anybody listens to a call instrument or to the activity source: when not, calls take the bare path. About
+    /// 2 ns when nobody listens (two field reads per instrument); every instrument is asked, so a listener that enables
+    /// only some of them (an OpenTelemetry view that drops the others) still gets its measurements.
+    /// </summary>
+    public static bool IsCallObserved
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Source.HasListeners() || CallsStarted.Enabled || CallsCompleted.Enabled || CallsFailed.Enabled || CallDuration.Enabled
+            || CallsActive.Enabled || RequestSize.Enabled || ResponseSize.Enabled;
+    }
 
     public static string StatusName(EnclaveStatusCode code) =>
         (uint)code < (uint)StatusNames.Length && StatusNames[(int)code] is { } name

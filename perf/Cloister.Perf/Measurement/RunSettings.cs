@@ -1,0 +1,69 @@
+namespace Cloister.Perf.Measurement;
+
+/// <summary>
+/// How long and how often the runner measures. Every loop is bounded by a count and a time; <see cref="Limit"/> bounds
+/// the whole run (when it passes, the figures measured so far are reported and the rest are n/a).
+/// </summary>
+internal sealed record RunSettings
+{
+    public required string Mode { get; init; }
+
+    public required int WarmUpCalls { get; init; }
+
+    public required TimeSpan WarmUpTime { get; init; }
+
+    /// <summary>Figures 1–2: calls per block; the four operations take turns a block at a time.</summary>
+    public int LatencyBlock { get; init; } = 100;
+
+    public required int LatencyMaxCalls { get; init; }
+
+    public required TimeSpan LatencyTime { get; init; }
+
+    /// <summary>Figure 3: concurrent callers.</summary>
+    public int Callers { get; init; } = 32;
+
+    /// <summary>Figure 3: floor and Cloister take turns this long each.</summary>
+    public TimeSpan ThroughputSlice { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    public required TimeSpan ThroughputTime { get; init; }
+
+    /// <summary>Figure 4, per payload size: floor and Cloister take turns a call at a time.</summary>
+    public required int BulkMaxCalls { get; init; }
+
+    public required TimeSpan BulkTime { get; init; }
+
+    /// <summary>Figure 5: loads timed, after one untimed load.</summary>
+    public required int Loads { get; init; }
+
+    public required TimeSpan Limit { get; init; }
+
+    /// <summary>About a minute on 2 cores, plus the build.</summary>
+    public static RunSettings Quick { get; } = new()
+    {
+        Mode = "quick",
+        WarmUpCalls = 2_000,
+        WarmUpTime = TimeSpan.FromSeconds(0.6),
+        LatencyMaxCalls = 10_000,
+        LatencyTime = TimeSpan.FromSeconds(6),
+        ThroughputTime = TimeSpan.FromSeconds(4),
+        BulkMaxCalls = 12,
+        BulkTime = TimeSpan.FromSeconds(4),
+        Loads = 4,
+        Limit = TimeSpan.FromSeconds(100),
+    };
+
+    /// <summary>About three and a half minutes on 2 cores.</summary>
+    public static RunSettings Full { get; } = new()
+    {
+        Mode = "full",
+        WarmUpCalls = 10_000,
+        WarmUpTime = TimeSpan.FromSeconds(2),
+        LatencyMaxCalls = 100_000,
+        LatencyTime = TimeSpan.FromSeconds(30),
+        ThroughputTime = TimeSpan.FromSeconds(15),
+        BulkMaxCalls = 60,
+        BulkTime = TimeSpan.FromSeconds(12),
+        Loads = 10,
+        Limit = TimeSpan.FromMinutes(6),
+    };
+}

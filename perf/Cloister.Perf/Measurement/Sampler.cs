@@ -1,0 +1,110 @@
+using System.Diagnostics;
+
+namespace Cloister.Perf.Measurement;
+
+/// <summary>An operation under measurement: one call, awaited.</summary>
+internal delegate ValueTask Operation(CancellationToken cancellationToken);
+
+/// <summary>
+/// The measuring loops. Each is bounded by a count and by a time, so a run always ends. Operations that are compared
+/// are measured in short alternating blocks, not one after the other: on a shared machine, load from elsewhere comes
+/// and goes over seconds, and alternating makes it fall on the floor and on Cloister alike.
+/// </summary>
+internal static class Sampler
+{
+    /// <summary>Calls <paramref name="operation"/> one at a time, recording each round trip, until either bound is reached.</summary>
+    public static async Task RecordAsync(Operation operation, LatencySamples into, int maxCalls, TimeSpan maxTime, CancellationToken cancellationToken)
+    {
+        var clientBefore = into.Server is null ? default : CpuMeter.Self.Read();
+        var serverBefore = into.Server?.Read() ?? default;
+        var deadline = Stopwatch.GetTimestamp() + Ticks(maxTime);
+        var calls = 0;
+        while (calls < maxCalls && !into.IsFull && !cancellationToken.IsCancellationRequested)
+        {
+            var start = Stopwatch.GetTimestamp();
+            await operation(cancellationToken);
+            var end = Stopwatch.GetTimestamp();
+            into.Add(end - start);
+            calls++;
+            if (end >= deadline)
+            {
+                break;
+            }
+        }
+
+        if (into.Server is { } server && calls > 0)
+        {
+            into.AddCpu(CpuMeter.Self.Read() - clientBefore, server.Read() - serverBefore, calls);
+        }
+    }
+
+    /// <summary>
+    /// Records every operation in turn, <paramref name="blockCalls"/> calls at a time (the order rotating each cycle),
+    /// until every one has its samples full or <paramref name="maxTime"/> has passed.
+    /// </summary>
+    public static async Task RecordInterleavedAsync(IReadOnlyList<(Operation Operation, LatencySamples Samples)> operations, int blockCalls, TimeSpan maxTime, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.GetTimestamp() + Ticks(maxTime);
+        for (var cycle = 0; Stopwatch.GetTimestamp() < deadline && !cancellationToken.IsCancellationRequested && operations.Any(o => !o.Samples.IsFull); cycle++)
+        {
+            for (var k = 0; k < operations.Count; k++)
+            {
+                var (operation, samples) = operations[(k + cycle) % operations.Count];
+                await RecordAsync(operation, samples, blockCalls, Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline), cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="operation"/> unmeasured, to get code tiered up and connections and buffers warm.</summary>
+    public static Task WarmUpAsync(Operation operation, int maxCalls, TimeSpan maxTime, CancellationToken cancellationToken) =>
+        RecordAsync(operation, new LatencySamples("warm-up", maxCalls), maxCalls, maxTime, cancellationToken);
+
+    /// <summary>
+    /// <paramref name="callers"/> concurrent loops of <paramref name="operation"/> for <paramref name="duration"/>; returns
+    /// the calls completed and the time it took (the last calls started before the end finish after it and count).
+    /// </summary>
+    public static async Task<(long Calls, TimeSpan Elapsed)> RunConcurrentAsync(Operation operation, int callers, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        long calls = 0;
+        var start = Stopwatch.GetTimestamp();
+        var stopAt = start + Ticks(duration);
+        var loops = new Task[callers];
+        for (var i = 0; i < callers; i++)
+        {
+            loops[i] = Task.Run(async () =>
+            {
+                long mine = 0;
+                while (Stopwatch.GetTimestamp() < stopAt && !cancellationToken.IsCancellationRequested)
+                {
+                    await operation(cancellationToken);
+                    mine++;
+                }
+
+                Interlocked.Add(ref calls, mine);
+            }, CancellationToken.None);
+        }
+
+        await Task.WhenAll(loops);
+        return (calls, Stopwatch.GetElapsedTime(start));
+    }
+
+    /// <summary>
+    /// Alternates <paramref name="slice"/>-long concurrent runs of each operation (the order flipping each cycle) for
+    /// about <paramref name="maxTime"/> in all.
+    /// </summary>
+    public static async Task CompareConcurrentAsync(IReadOnlyList<(Operation Operation, Throughput Into)> operations, int callers, TimeSpan slice, TimeSpan maxTime, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.GetTimestamp() + Ticks(maxTime);
+        for (var cycle = 0; Stopwatch.GetTimestamp() < deadline && !cancellationToken.IsCancellationRequested; cycle++)
+        {
+            for (var k = 0; k < operations.Count; k++)
+            {
+                var (operation, into) = operations[(k + cycle) % operations.Count];
+                var (calls, elapsed) = await RunConcurrentAsync(operation, callers, slice, cancellationToken);
+                into.Add(calls, elapsed);
+            }
+        }
+    }
+
+    private static long Ticks(TimeSpan time) => (long)(time.TotalSeconds * Stopwatch.Frequency);
+}

@@ -1,0 +1,18 @@
+namespace Cloister.Perf.Measurement;
+
+/// <summary>Calls completed over time, summed over the slices of a comparison.</summary>
+internal sealed class Throughput(string name)
+{
+    private long _calls;
+    private TimeSpan _elapsed;
+
+    public double PerSecond => _elapsed > TimeSpan.Zero ? _calls / _elapsed.TotalSeconds : double.NaN;
+
+    public void Add(long calls, TimeSpan elapsed)
+    {
+        _calls += calls;
+        _elapsed += elapsed;
+    }
+
+    public override string ToString() => $"{name}: {PerSecond:#,0} calls/s ({_calls} calls in {_elapsed.TotalSeconds:0.0} s)";
+}

@@ -1,0 +1,46 @@
+using Cloister.Benchmarks;
+using Cloister.Remote;
+using Microsoft.Extensions.Logging;
+
+namespace Cloister.Perf.Remote;
+
+/// <summary>
+/// Cloister's side of a comparison: an <see cref="EnclaveManager"/> with a <see cref="RemoteBackend"/> as a user would
+/// set it up (its defaults, local proxies), except that every proxy is tracked so the runner can always stop it.
+/// </summary>
+internal sealed class RemoteHost : IAsyncDisposable
+{
+    private readonly RemoteBackend _backend;
+
+    /// <param name="hostAddress">The backend's <see cref="RemoteProxyConfig.HostAddress"/>: null for its default (a Unix socket) or <c>127.0.0.1:0</c>.</param>
+    /// <param name="children">Tracks every proxy started.</param>
+    /// <param name="loggerFactory">The host's logging.</param>
+    /// <param name="proxyMetricsPort">The proxies' <see cref="RemoteProxyConfig.ProxyMetricsPort"/> (figure 6); null for none.</param>
+    public RemoteHost(string? hostAddress, ChildProcessGuard children, ILoggerFactory loggerFactory, int? proxyMetricsPort = null)
+    {
+        var config = new RemoteProxyConfig { HostAddress = hostAddress, ProxyMetricsPort = proxyMetricsPort };
+        config.Provision = _ => LastProvision = children.Track(new LocalProxyProvision(config.LocalProxy, loggerFactory));
+        _backend = new RemoteBackend(config);
+        var options = new EnclaveManagerOptions { LoggerFactory = loggerFactory };
+        options.Backends.Add(_backend);
+        Manager = new EnclaveManager(options);
+
+        // What bench.hostcall calls: an echo, so the figure is the cost of the nested round trip alone.
+        Manager.HostCalls.Register(BenchSelectors.HostEcho, static (_, payload, _) => ValueTask.FromResult(payload));
+    }
+
+    public EnclaveManager Manager { get; }
+
+    /// <summary>The provision of the proxy started last (its process id is the enclave's process).</summary>
+    public LocalProxyProvision? LastProvision { get; private set; }
+
+    /// <summary>Loads the package on the remote backend (provision + connect + Initialize).</summary>
+    public ValueTask<EnclaveClient> LoadAsync(string name, string packagePath, CancellationToken cancellationToken) =>
+        Manager.LoadEnclaveAsync(new EnclaveLoadConfig { Name = name, PackagePath = packagePath, Backend = RemoteBackend.BackendName }, cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        await Manager.DisposeAsync();
+        await _backend.DisposeAsync();
+    }
+}
