@@ -35,20 +35,36 @@ public class TelemetryOverheadBenchmarks
     [GlobalSetup(Target = nameof(SimEntryCall_64B_On))]
     public Task SetupSimOnAsync() => SetupAsync(remote: false, telemetry: true);
 
+    [GlobalSetup(Target = nameof(SimEntryCall_64B_MetricsOnly))]
+    public Task SetupSimMetricsAsync() => SetupAsync(remote: false, telemetry: true, tracing: false);
+
+    [GlobalSetup(Target = nameof(SimEntryCall_64B_TracingOnly))]
+    public Task SetupSimTracingAsync() => SetupAsync(remote: false, telemetry: true, metrics: false);
+
     [GlobalSetup(Target = nameof(RemoteEntryCall_64B_Off))]
     public Task SetupRemoteOffAsync() => SetupAsync(remote: true, telemetry: false);
 
     [GlobalSetup(Target = nameof(RemoteEntryCall_64B_On))]
     public Task SetupRemoteOnAsync() => SetupAsync(remote: true, telemetry: true);
 
-    private async Task SetupAsync(bool remote, bool telemetry)
+    [GlobalSetup(Target = nameof(RemoteEntryCall_64B_HostOnly))]
+    public Task SetupRemoteHostOnlyAsync() => SetupAsync(remote: true, telemetry: true, proxyMetrics: false);
+
+    [GlobalSetup(Target = nameof(RemoteEntryCall_64B_ProxyOnly))]
+    public Task SetupRemoteProxyOnlyAsync() => SetupAsync(remote: true, telemetry: true, metrics: false, tracing: false);
+
+    private async Task SetupAsync(bool remote, bool telemetry, bool metrics = true, bool tracing = true, bool proxyMetrics = true)
     {
-        if (telemetry)
+        if (telemetry && metrics)
         {
             _meters = Sdk.CreateMeterProviderBuilder()
                 .AddCloisterInstrumentation()
                 .AddReader(new PeriodicExportingMetricReader(new DiscardingExporter<Metric>(), exportIntervalMilliseconds: 10_000))
                 .Build();
+        }
+
+        if (telemetry && tracing)
+        {
             _tracing = Sdk.CreateTracerProviderBuilder()
                 .AddCloisterInstrumentation()
                 .SetSampler(new AlwaysOnSampler())
@@ -61,7 +77,7 @@ public class TelemetryOverheadBenchmarks
         var options = new EnclaveManagerOptions();
         if (remote)
         {
-            _remote = new RemoteBackend(new RemoteProxyConfig { ProxyMetricsPort = telemetry ? 0 : null });
+            _remote = new RemoteBackend(new RemoteProxyConfig { ProxyMetricsPort = telemetry && proxyMetrics ? 0 : null });
             options.Backends.Add(_remote);
         }
 
@@ -80,7 +96,7 @@ public class TelemetryOverheadBenchmarks
             throw new InvalidOperationException("bench.echo did not echo its payload.");
         }
 
-        if (remote && telemetry && ((ProxyClient)_client.Transport!).MetricsEndpoint is null)
+        if (remote && telemetry && proxyMetrics && ((ProxyClient)_client.Transport!).MetricsEndpoint is null)
         {
             throw new InvalidOperationException("The proxy reported no metrics endpoint.");
         }
@@ -110,6 +126,16 @@ public class TelemetryOverheadBenchmarks
     [BenchmarkCategory("sim")]
     public ValueTask<ReadOnlyMemory<byte>> SimEntryCall_64B_On() => _client.InvokeAsync(BenchSelectors.Echo, _payload64);
 
+    /// <summary>A sim entry call, measured (metrics only).</summary>
+    [Benchmark]
+    [BenchmarkCategory("sim")]
+    public ValueTask<ReadOnlyMemory<byte>> SimEntryCall_64B_MetricsOnly() => _client.InvokeAsync(BenchSelectors.Echo, _payload64);
+
+    /// <summary>A sim entry call, traced (tracing only).</summary>
+    [Benchmark]
+    [BenchmarkCategory("sim")]
+    public ValueTask<ReadOnlyMemory<byte>> SimEntryCall_64B_TracingOnly() => _client.InvokeAsync(BenchSelectors.Echo, _payload64);
+
     /// <summary>A remote entry call (Unix socket, proxy process), nobody listening.</summary>
     [Benchmark(Baseline = true)]
     [BenchmarkCategory("remote")]
@@ -119,6 +145,16 @@ public class TelemetryOverheadBenchmarks
     [Benchmark]
     [BenchmarkCategory("remote")]
     public ValueTask<ReadOnlyMemory<byte>> RemoteEntryCall_64B_On() => _client.InvokeAsync(BenchSelectors.Echo, _payload64);
+
+    /// <summary>Host side only: OpenTelemetry on in the host, the proxy without a metrics endpoint.</summary>
+    [Benchmark]
+    [BenchmarkCategory("remote")]
+    public ValueTask<ReadOnlyMemory<byte>> RemoteEntryCall_64B_HostOnly() => _client.InvokeAsync(BenchSelectors.Echo, _payload64);
+
+    /// <summary>Proxy side only: nobody listening in the host, the proxy with a metrics endpoint.</summary>
+    [Benchmark]
+    [BenchmarkCategory("remote")]
+    public ValueTask<ReadOnlyMemory<byte>> RemoteEntryCall_64B_ProxyOnly() => _client.InvokeAsync(BenchSelectors.Echo, _payload64);
 
     /// <summary>An exporter that drops what it is given: the cost measured is recording and aggregation.</summary>
     private sealed class DiscardingExporter<T> : BaseExporter<T>

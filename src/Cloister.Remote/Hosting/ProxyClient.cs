@@ -83,24 +83,42 @@ internal sealed partial class ProxyClient : EnclaveTransport
         _caller = new CommunicatorCaller(new Communicator.CommunicatorClient(_channel), SessionToken);
     }
 
+    /// <summary>Entry calls are measured here, in the call's own async method, not wrapped in another by the client.</summary>
+    internal override bool ObservesCalls => true;
+
     public override async ValueTask<ReadOnlyMemory<byte>> InvokeAsync(string selector, ReadOnlyMemory<byte> payload, DateTime? deadline, CancellationToken cancellationToken)
     {
         var caller = _caller ?? throw new EnclaveException(EnclaveStatusCode.FailedPrecondition, $"Enclave '{Name}' is not connected.");
+
+        // Started before the context is captured: host calls made under this call then run under its span.
+        CallObservation? observation = CloisterTelemetry.IsCallObserved ? _request.Telemetry.Start(CallDirection.Entry, selector, payload.Length) : null;
         var callId = (ulong)Interlocked.Increment(ref _nextCallId);
         _calls[callId] = new EntryCall(ExecutionContext.Capture(), cancellationToken);
+        ReadOnlyMemory<byte> reply;
         try
         {
             var header = new CallRequest { Selector = selector, CallId = callId, Traceparent = CurrentTraceParent() };
-            return await caller.CallAsync(header, payload, deadline, cancellationToken).ConfigureAwait(false);
+            SuppressTransportTracing();
+            reply = await caller.CallAsync(header, payload, deadline, cancellationToken).ConfigureAwait(false);
         }
         catch (RpcException ex)
         {
-            throw await TranslateAsync(ex, selector, cancellationToken).ConfigureAwait(false);
+            var error = await TranslateAsync(ex, selector, cancellationToken).ConfigureAwait(false);
+            observation?.Fail(error);
+            throw error;
+        }
+        catch (Exception ex) when (observation is not null)
+        {
+            observation.Value.Fail(ex);
+            throw;
         }
         finally
         {
             _calls.TryRemove(callId, out _);
         }
+
+        observation?.Complete(reply.Length);
+        return reply;
     }
 
     /// <summary>
@@ -204,6 +222,20 @@ internal sealed partial class ProxyClient : EnclaveTransport
     /// </summary>
     private static string CurrentTraceParent() =>
         System.Diagnostics.Activity.Current is { IdFormat: System.Diagnostics.ActivityIdFormat.W3C } current ? current.Id! : string.Empty;
+
+    /// <summary>
+    /// Clears <see cref="System.Diagnostics.Activity.Current"/> for the rest of the calling async method (the caller's is
+    /// restored when it returns). The communicator carries the trace context in <see cref="CallRequest.Traceparent"/>; with
+    /// a current activity, HttpClient and ASP.NET Core would also put it in HTTP headers and parse it, and every await of the
+    /// call would carry it along: measured at 10-15 µs a call on a 70 µs remote call, for spans nobody records.
+    /// </summary>
+    internal static void SuppressTransportTracing()
+    {
+        if (System.Diagnostics.Activity.Current is not null)
+        {
+            System.Diagnostics.Activity.Current = null;
+        }
+    }
 
     [LoggerMessage(300, LogLevel.Debug, "Released the proxy of enclave '{Name}'")]
     private partial void LogReleased(string name);

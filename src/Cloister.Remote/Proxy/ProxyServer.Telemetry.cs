@@ -9,10 +9,6 @@ namespace Cloister.Remote;
 /// <summary>The proxy's observability: its metrics endpoint and health, its measurements of calls, the trace context it passes on.</summary>
 public sealed partial class ProxyServer
 {
-    // The traceparent the current entry call came with, passed on to the host calls it makes when this proxy records
-    // no spans of its own: the host's spans then still link up across the proxy.
-    private static readonly AsyncLocal<string?> IncomingTraceParent = new();
-
     private readonly ServingHealth _health = new();
     private MetricsEndpoint? _metrics;
     private CallTelemetry? _calls;
@@ -32,7 +28,7 @@ public sealed partial class ProxyServer
     /// <summary>Once the package is loaded and its measurement known: the tags of every measurement this proxy makes.</summary>
     private void StartCallTelemetry(string measurement)
     {
-        _calls = new CallTelemetry(_options.EnclaveName, RemoteBackend.BackendName, measurement, CallSide.Proxy);
+        _calls = CallTelemetry.For(_options.EnclaveName, RemoteBackend.BackendName, measurement, CallSide.Proxy);
         _processMetrics = new ProxyProcessMetrics(_options.EnclaveName, _calls.MeasurementPrefix);
     }
 
@@ -61,11 +57,6 @@ public sealed partial class ProxyServer
     /// <summary>An entry call into the enclave, measured and traced when anybody listens.</summary>
     private ValueTask<ReadOnlyMemory<byte>> InvokeEnclaveAsync(CallRequest header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
-        if (header.Traceparent.Length > 0)
-        {
-            IncomingTraceParent.Value = header.Traceparent;
-        }
-
         var runtime = _enclave!.Runtime;
         return _calls is { } calls && CloisterTelemetry.IsCallObserved
             ? InvokeEnclaveObservedAsync(calls, runtime, header, payload, cancellationToken)
@@ -117,15 +108,19 @@ public sealed partial class ProxyServer
 
     /// <summary>
     /// The traceparent a host call carries: this proxy's current span when it is one of Cloister's (the host call's own span,
-    /// when traced), else the one the entry call came with. Never the web server's request activity, which nobody exports.
+    /// when traced), else the one its entry call came with, so that the host's spans still link up across a proxy that
+    /// records none. Never the web server's request activity, which nobody exports.
     /// </summary>
     private static string OutgoingTraceParent()
     {
         var current = Activity.Current;
         return current is { IdFormat: ActivityIdFormat.W3C } && ReferenceEquals(current.Source, CloisterTelemetry.Source)
             ? current.Id!
-            : IncomingTraceParent.Value ?? string.Empty;
+            : CurrentEntryCall.Value?.TraceParent ?? string.Empty;
     }
+
+    /// <summary>The entry call being served (an AsyncLocal): its id, which its host calls name as their parent, and its traceparent.</summary>
+    private sealed record EntryCallScope(ulong CallId, string TraceParent);
 
     [LoggerMessage(220, LogLevel.Information, "Proxy for enclave '{Name}' serves metrics at {Url} (and grpc.health.v1 over gRPC-Web)")]
     private partial void LogMetrics(string name, string url);

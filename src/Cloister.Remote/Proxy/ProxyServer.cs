@@ -14,7 +14,7 @@ namespace Cloister.Remote;
 /// </summary>
 public sealed partial class ProxyServer : ICallDispatcher
 {
-    private static readonly AsyncLocal<ulong> CurrentEntryCall = new();
+    private static readonly AsyncLocal<EntryCallScope?> CurrentEntryCall = new();
     private readonly ProxyServerOptions _options;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
@@ -208,7 +208,7 @@ public sealed partial class ProxyServer : ICallDispatcher
         }
 
         // Host calls the enclave makes while serving this call name it as their parent.
-        CurrentEntryCall.Value = header.CallId;
+        CurrentEntryCall.Value = new EntryCallScope(header.CallId, header.Traceparent);
         return InvokeEnclaveAsync(header, payload, context.CancellationToken);
     }
 
@@ -218,9 +218,10 @@ public sealed partial class ProxyServer : ICallDispatcher
         {
             Selector = selector,
             CallId = (ulong)Interlocked.Increment(ref _nextHostCallId),
-            ParentCallId = CurrentEntryCall.Value,
+            ParentCallId = CurrentEntryCall.Value?.CallId ?? 0,
             Traceparent = OutgoingTraceParent(),
         };
+        ProxyClient.SuppressTransportTracing();
         try
         {
             return await _host!.CallAsync(header, payload, deadline: null, cancellationToken).ConfigureAwait(false);

@@ -18,7 +18,7 @@ public sealed class EnclaveClient
         Name = name;
         Backend = backend;
         _outputParser = extensions is null ? EnclaveOutput.Parser : EnclaveOutput.Parser.WithExtensionRegistry(extensions);
-        Telemetry = new CallTelemetry(name, backend, measurement: string.Empty, CallSide.Host);
+        Telemetry = CallTelemetry.For(name, backend, measurement: string.Empty, CallSide.Host);
     }
 
     /// <summary>The enclave's name in its manager.</summary>
@@ -86,7 +86,7 @@ public sealed class EnclaveClient
 
         // The gate inline, not through InvokeTransportAsync: this is the hot path of every custom entry call.
         var transport = GetTransport();
-        return CloisterTelemetry.IsCallObserved
+        return CloisterTelemetry.IsCallObserved && !transport.ObservesCalls
             ? InvokeObservedAsync(transport, selector, payload, options.Deadline, options.CancellationToken)
             : transport.InvokeAsync(selector, payload, options.Deadline, options.CancellationToken);
     }
@@ -97,7 +97,7 @@ public sealed class EnclaveClient
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ValueTask<ReadOnlyMemory<byte>> InvokeTransportAsync(EnclaveTransport transport, string selector, ReadOnlyMemory<byte> payload, DateTime? deadline, CancellationToken cancellationToken) =>
-        CloisterTelemetry.IsCallObserved
+        CloisterTelemetry.IsCallObserved && !transport.ObservesCalls
             ? InvokeObservedAsync(transport, selector, payload, deadline, cancellationToken)
             : transport.InvokeAsync(selector, payload, deadline, cancellationToken);
 
@@ -121,7 +121,7 @@ public sealed class EnclaveClient
         return reply;
     }
 
-    internal void SetMeasurement(string measurement) => Telemetry = new CallTelemetry(Name, Backend, measurement, CallSide.Host);
+    internal void SetMeasurement(string measurement) => Telemetry = CallTelemetry.For(Name, Backend, measurement, CallSide.Host);
 
     internal void Attach(EnclaveTransport transport) => _transport = transport;
 

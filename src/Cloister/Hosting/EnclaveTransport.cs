@@ -17,6 +17,12 @@ public abstract class EnclaveTransport : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the call and the enclave's token.</param>
     public abstract ValueTask<ReadOnlyMemory<byte>> InvokeAsync(string selector, ReadOnlyMemory<byte> payload, DateTime? deadline, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// True when the transport measures its entry calls itself (<see cref="CallTelemetry"/>), so that the client does not
+    /// wrap each call in another async method to measure it.
+    /// </summary>
+    internal virtual bool ObservesCalls => false;
+
     /// <summary>Tears the enclave down and releases what the transport owns (load context, process, files).</summary>
     public abstract ValueTask DisposeAsync();
 }
