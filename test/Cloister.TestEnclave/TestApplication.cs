@@ -48,6 +48,8 @@ public sealed class TestApplication : TrustedApplication
             Array.Reverse(copy);
             return ValueTask.FromResult<ReadOnlyMemory<byte>>(copy);
         });
+        // A reply of the size the payload asks for (a little-endian int32): large replies to small requests.
+        RegisterEntryPoint("grow", (payload, _) => ValueTask.FromResult<ReadOnlyMemory<byte>>(Pattern(BitConverter.ToInt32(payload.Span))));
         RegisterEntryPoint("fib", FibonacciAsync);
         RegisterEntryPoint("host", CallHostAsync);
         RegisterEntryPoint("wait", WaitForCancellationAsync);
@@ -114,6 +116,18 @@ public sealed class TestApplication : TrustedApplication
     }
 
     /// <summary>Payload: "selector\npayload" (UTF-8); calls that host selector and returns its reply.</summary>
+    /// <summary>Bytes 0, 1, 2, ... 250, 0, 1, ...: a reply whose every byte a test can check.</summary>
+    public static byte[] Pattern(int length)
+    {
+        var bytes = new byte[length];
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            bytes[i] = (byte)(i % 251);
+        }
+
+        return bytes;
+    }
+
     private async ValueTask<ReadOnlyMemory<byte>> CallHostAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
         var text = Encoding.UTF8.GetString(payload.Span);

@@ -257,6 +257,49 @@ public sealed class RemoteFailureTests(TestEnclaveFixture enclave) : IAsyncLifet
         Assert.True(reply.Span.SequenceEqual(payload));
     }
 
+    /// <summary>
+    /// Each size on each side of the communicator's two thresholds (a call on the session up to 64 KiB, a unary call up
+    /// to 1 MiB, streamed above), for requests, for replies to small requests, and for host calls and their replies.
+    /// </summary>
+    [Fact]
+    public async Task Payloads_on_each_side_of_the_size_thresholds_cross_both_ways()
+    {
+        int[] sizes = [0, 1, 64 * 1024, 64 * 1024 + 1, 1024 * 1024, 1024 * 1024 + 1, 3 * 1024 * 1024 + 7];
+        var manager = CreateManager();
+        manager.HostCalls.Register("grow", (_, payload, _) => ValueTask.FromResult<ReadOnlyMemory<byte>>(Pattern(BitConverter.ToInt32(payload.Span))));
+        manager.HostCalls.Register("length", (_, payload, _) => ValueTask.FromResult<ReadOnlyMemory<byte>>(BitConverter.GetBytes(payload.Length)));
+        var client = await manager.LoadEnclaveAsync(Config("sizes")).AsTask().WaitAsync(Timeout);
+
+        foreach (var size in sizes)
+        {
+            var payload = Pattern(size);
+            Assert.True((await client.InvokeAsync("echo", payload).AsTask().WaitAsync(Timeout)).Span.SequenceEqual(payload), $"echo of {size} B");
+            Assert.True((await client.InvokeAsync("grow", BitConverter.GetBytes(size)).AsTask().WaitAsync(Timeout)).Span.SequenceEqual(payload), $"reply of {size} B");
+            Assert.True((await client.InvokeAsync("host", HostCall("grow", BitConverter.GetBytes(size))).AsTask().WaitAsync(Timeout)).Span.SequenceEqual(payload),
+                $"host call reply of {size} B");
+        }
+
+        // A host call's request crosses at each size too: the host handler answers with the length it received.
+        foreach (var size in sizes.Where(s => s < 1024 * 1024))
+        {
+            var reply = await client.InvokeAsync("host", HostCall("length", new byte[size])).AsTask().WaitAsync(Timeout);
+            Assert.Equal(size, BitConverter.ToInt32(reply.Span));
+        }
+
+        static byte[] HostCall(string selector, byte[] body) => [.. Encoding.UTF8.GetBytes(selector + "\n"), .. body];
+    }
+
+    private static byte[] Pattern(int length)
+    {
+        var bytes = new byte[length];
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            bytes[i] = (byte)(i % 251);
+        }
+
+        return bytes;
+    }
+
     [Theory]
     [InlineData("127.0.0.1:0")]
     [InlineData("[::1]:0")]

@@ -5,13 +5,18 @@ using Grpc.Core;
 namespace Cloister.Remote;
 
 /// <summary>
-/// The calling half of the communicator: sends one call inline or streamed by size, fetches large replies, and turns
-/// an <see cref="Error"/> reply into the <see cref="EnclaveException"/> it stands for. Transport failures stay
-/// <see cref="RpcException"/>s so the owner can say what broke.
+/// The calling half of the communicator: sends one call by size (on the session up to
+/// <see cref="CommunicatorLimits.MaxSessionBytes"/>, then as one unary call up to <see cref="CommunicatorLimits.MaxInlineBytes"/>,
+/// then streamed in chunks), fetches large replies, and turns an <see cref="Error"/> reply into the
+/// <see cref="EnclaveException"/> it stands for. Transport failures stay <see cref="RpcException"/>s so the owner can say
+/// what broke.
 /// </summary>
-internal sealed class CommunicatorCaller(Communicator.CommunicatorClient client, string sessionToken)
+internal sealed class CommunicatorCaller(Communicator.CommunicatorClient client, string sessionToken) : IDisposable
 {
     private readonly Metadata _headers = new() { { CommunicatorLimits.SessionHeader, sessionToken } };
+    private readonly Lock _sessionLock = new();
+    private CommunicatorSession? _session;
+    private bool _disposed;
 
     public async ValueTask<ReadOnlyMemory<byte>> CallAsync(CallRequest header, ReadOnlyMemory<byte> payload, DateTime? deadline, CancellationToken cancellationToken)
     {
@@ -21,7 +26,9 @@ internal sealed class CommunicatorCaller(Communicator.CommunicatorClient client,
         }
 
         header.Payload = UnsafeByteOperations.UnsafeWrap(payload);
-        var reply = await client.InvokeAsync(header, _headers, deadline, cancellationToken).ConfigureAwait(false);
+        var reply = payload.Length <= CommunicatorLimits.MaxSessionBytes
+            ? await Session().CallAsync(header, deadline, cancellationToken).ConfigureAwait(false)
+            : await client.InvokeAsync(header, _headers, deadline, cancellationToken).ConfigureAwait(false);
         return reply.ResultCase switch
         {
             CallReply.ResultOneofCase.Payload => reply.Payload.Memory,
@@ -61,6 +68,38 @@ internal sealed class CommunicatorCaller(Communicator.CommunicatorClient client,
         return first.Error is { } error
             ? throw FromError(error)
             : await ChunkedPayload.ReadAsync(call.ResponseStream, first, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The open session, or a new one when there is none yet or the last one broke.</summary>
+    private CommunicatorSession Session()
+    {
+        if (Volatile.Read(ref _session) is { IsBroken: false } session)
+        {
+            return session;
+        }
+
+        lock (_sessionLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_session is { IsBroken: false } current)
+            {
+                return current;
+            }
+
+            _session?.Dispose();
+            _session = new CommunicatorSession(client, _headers);
+            return _session;
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_sessionLock)
+        {
+            _disposed = true;
+            _session?.Dispose();
+            _session = null;
+        }
     }
 
     public static EnclaveException FromError(Error error) =>

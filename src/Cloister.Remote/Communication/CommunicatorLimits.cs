@@ -3,8 +3,14 @@ namespace Cloister.Remote;
 /// <summary>Sizes of the communicator's messages.</summary>
 internal static class CommunicatorLimits
 {
-    /// <summary>The version of the communicator protocol this build speaks.</summary>
-    public const uint ProtocolVersion = 1;
+    /// <summary>
+    /// The version of the communicator protocol this build speaks, reported at registration: 1, the first; 2 added
+    /// <c>Session</c>, which both sides use for small calls. Both sides must speak the same version.
+    /// </summary>
+    public const uint ProtocolVersion = 2;
+
+    /// <summary>Calls whose request payload is at most this size go on the caller's session; larger ones get a call of their own.</summary>
+    public const int MaxSessionBytes = 64 * 1024;
 
     /// <summary>Payloads up to this size travel inline in one Invoke; larger ones are streamed in chunks.</summary>
     public const int MaxInlineBytes = 1024 * 1024;

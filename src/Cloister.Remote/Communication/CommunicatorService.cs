@@ -1,14 +1,25 @@
 using System.Collections.Concurrent;
 using Cloister.Remote.Protocol;
 using Google.Protobuf;
+using Grpc.AspNetCore.Server;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Cloister.Remote;
 
-/// <summary>Runs one call that arrived on a communicator. Errors are <see cref="EnclaveException"/>s.</summary>
+/// <summary>Decides who serves the calls of one communicator call or session.</summary>
 internal interface ICallDispatcher
 {
-    ValueTask<ReadOnlyMemory<byte>> DispatchAsync(ServerCallContext context, CallRequest header, ReadOnlyMemory<byte> payload);
+    /// <summary>Checks the caller (its session token) and returns what runs its calls.</summary>
+    /// <exception cref="RpcException"><see cref="StatusCode.Unauthenticated"/> for a caller without the right token.</exception>
+    ICallTarget Accept(ServerCallContext context);
+}
+
+/// <summary>Runs one call that arrived on a communicator. Errors are <see cref="EnclaveException"/>s.</summary>
+internal interface ICallTarget
+{
+    ValueTask<ReadOnlyMemory<byte>> DispatchAsync(CallRequest header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -27,13 +38,26 @@ internal sealed class CommunicatorService(ICallDispatcher dispatcher) : Communic
         ReadOnlyMemory<byte> result;
         try
         {
-            result = await dispatcher.DispatchAsync(context, request, request.Payload.Memory).ConfigureAwait(false);
+            result = await dispatcher.Accept(context).DispatchAsync(request, request.Payload.Memory, context.CancellationToken).ConfigureAwait(false);
         }
         catch (EnclaveException ex)
         {
             return new CallReply { Error = ToError(ex) };
         }
 
+        return ReplyWith(result);
+    }
+
+    public override Task Session(IAsyncStreamReader<SessionFrame> requestStream, IServerStreamWriter<SessionFrame> responseStream, ServerCallContext context)
+    {
+        var target = dispatcher.Accept(context);
+        var stopping = context.GetHttpContext().RequestServices.GetService<IHostApplicationLifetime>()?.ApplicationStopping ?? CancellationToken.None;
+        return new ServedSession(this, target, responseStream, context.CancellationToken).RunAsync(requestStream, stopping);
+    }
+
+    /// <summary>The reply to a call that returned <paramref name="result"/>: inline, or a handle to fetch it by when it is large.</summary>
+    private CallReply ReplyWith(ReadOnlyMemory<byte> result)
+    {
         if (result.Length <= CommunicatorLimits.MaxInlineBytes)
         {
             return new CallReply { Payload = UnsafeByteOperations.UnsafeWrap(result) };
@@ -47,6 +71,7 @@ internal sealed class CommunicatorService(ICallDispatcher dispatcher) : Communic
 
     public override async Task FetchReply(FetchReplyRequest request, IServerStreamWriter<Chunk> responseStream, ServerCallContext context)
     {
+        dispatcher.Accept(context);
         if (!_largeReplies.TryRemove(request.Handle, out var entry))
         {
             throw new RpcException(new Status(StatusCode.NotFound, $"Reply {request.Handle} is not waiting to be fetched (it was fetched already or expired after {LargeReplyLifetime.TotalSeconds} s)."));
@@ -71,7 +96,7 @@ internal sealed class CommunicatorService(ICallDispatcher dispatcher) : Communic
         ReadOnlyMemory<byte> result;
         try
         {
-            result = await dispatcher.DispatchAsync(context, header, payload).ConfigureAwait(false);
+            result = await dispatcher.Accept(context).DispatchAsync(header, payload, cancellationToken).ConfigureAwait(false);
         }
         catch (EnclaveException ex)
         {
@@ -118,4 +143,173 @@ internal sealed class CommunicatorService(ICallDispatcher dispatcher) : Communic
     }
 
     public void Dispose() => _sweeper?.Dispose();
+
+    /// <summary>
+    /// The serving end of one session: reads calls and cancellations, runs each call on the thread pool (so a slow call
+    /// holds up no other), and writes the replies as they finish. When the caller ends the stream or the server stops, it
+    /// reads no more, lets the running calls finish and write their replies, and returns; when the caller is gone, the
+    /// running calls are cancelled.
+    /// </summary>
+    private sealed class ServedSession(CommunicatorService service, ICallTarget target, IServerStreamWriter<SessionFrame> replies, CancellationToken callerGone)
+    {
+        private readonly ConcurrentDictionary<ulong, ServedCall> _running = new();
+        private readonly CancellationToken _callerGone = callerGone;
+        private readonly SemaphoreSlim _writeLock = new(1, 1);
+        private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // The reader's own reference plus one per running call: the session ends when it reaches zero.
+        private int _references = 1;
+
+        public async Task RunAsync(IAsyncStreamReader<SessionFrame> requests, CancellationToken stopping)
+        {
+            using var reading = CancellationTokenSource.CreateLinkedTokenSource(_callerGone, stopping);
+            try
+            {
+                while (await requests.MoveNext(reading.Token).ConfigureAwait(false))
+                {
+                    var frame = requests.Current;
+                    if (frame.Call is { } call)
+                    {
+                        Start(call);
+                    }
+                    else if (frame.FrameCase == SessionFrame.FrameOneofCase.Cancel && _running.TryGetValue(frame.Cancel, out var running))
+                    {
+                        running.CancelByCaller();
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException or RpcException)
+            {
+                // The caller went away or the server is stopping: read no more.
+            }
+
+            Release();
+            await _drained.Task.ConfigureAwait(false);
+        }
+
+        private void Start(CallRequest request)
+        {
+            var call = new ServedCall(this, request);
+            if (!_running.TryAdd(request.CallId, call))
+            {
+                call.Dispose();
+                _ = WriteAsync(new CallReply
+                {
+                    CallId = request.CallId,
+                    Error = new Error { Code = (int)EnclaveStatusCode.InvalidArgument, Message = $"Call id {request.CallId} is already running on this session." },
+                });
+                return;
+            }
+
+            Interlocked.Increment(ref _references);
+            ThreadPool.UnsafeQueueUserWorkItem(call, preferLocal: true);
+        }
+
+        private async Task RunCallAsync(ServedCall call)
+        {
+            var request = call.Request;
+            CallReply reply;
+            try
+            {
+                var result = await target.DispatchAsync(request, request.Payload.Memory, call.Token).ConfigureAwait(false);
+                reply = service.ReplyWith(result);
+            }
+            catch (EnclaveException ex)
+            {
+                reply = new CallReply { Error = ToError(ex) };
+            }
+            catch (OperationCanceledException) when (call.Token.IsCancellationRequested)
+            {
+                reply = new CallReply { Error = call.CancelledError() };
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // The dispatchers say errors as EnclaveExceptions; anything else is a fault of this side, and the caller
+                // still gets an answer rather than a call that never returns.
+                reply = new CallReply { Error = new Error { Code = (int)EnclaveStatusCode.Internal, Message = $"The call failed on the serving side: {ex.GetType().Name}: {ex.Message}" } };
+            }
+
+            _running.TryRemove(request.CallId, out _);
+            var abandoned = call.CancelledByCaller;
+            call.Dispose();
+            if (!abandoned)
+            {
+                reply.CallId = request.CallId;
+                await WriteAsync(reply).ConfigureAwait(false);
+            }
+
+            Release();
+        }
+
+        private async Task WriteAsync(CallReply reply)
+        {
+            await _writeLock.WaitAsync().ConfigureAwait(false);
+            try
+            {
+                await replies.WriteAsync(new SessionFrame { Reply = reply }).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or IOException or OperationCanceledException or RpcException)
+            {
+                // The caller is gone; nobody waits for this reply.
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
+        }
+
+        private void Release()
+        {
+            if (Interlocked.Decrement(ref _references) == 0)
+            {
+                _drained.TrySetResult();
+            }
+        }
+
+        /// <summary>One running call: its request, and its token (the caller's cancel frame, its timeout, the caller gone).</summary>
+        private sealed class ServedCall : IThreadPoolWorkItem, IDisposable
+        {
+            private readonly ServedSession _session;
+            private readonly CancellationTokenSource _cancellation;
+            private volatile bool _cancelledByCaller;
+
+            public ServedCall(ServedSession session, CallRequest request)
+            {
+                _session = session;
+                Request = request;
+                _cancellation = CancellationTokenSource.CreateLinkedTokenSource(session._callerGone);
+                if (request.TimeoutMicros > 0)
+                {
+                    _cancellation.CancelAfter(TimeSpan.FromMicroseconds(request.TimeoutMicros));
+                }
+            }
+
+            public CallRequest Request { get; }
+
+            public CancellationToken Token => _cancellation.Token;
+
+            public bool CancelledByCaller => _cancelledByCaller;
+
+            public void CancelByCaller()
+            {
+                _cancelledByCaller = true;
+                try
+                {
+                    _cancellation.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // It finished meanwhile.
+                }
+            }
+
+            public Error CancelledError() => _cancelledByCaller || _session._callerGone.IsCancellationRequested
+                ? new Error { Code = (int)EnclaveStatusCode.Cancelled, Message = $"Call '{Request.Selector}' was cancelled by its caller." }
+                : new Error { Code = (int)EnclaveStatusCode.DeadlineExceeded, Message = $"Call '{Request.Selector}' passed its deadline." };
+
+            public void Execute() => _ = _session.RunCallAsync(this);
+
+            public void Dispose() => _cancellation.Dispose();
+        }
+    }
 }

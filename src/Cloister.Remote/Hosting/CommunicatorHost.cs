@@ -84,8 +84,7 @@ internal sealed class CommunicatorHost : ICallDispatcher, IAsyncDisposable
             : throw new RpcException(new Status(StatusCode.Unauthenticated, "Unknown or missing session token: this host did not provision that proxy, or the enclave was destroyed."));
     }
 
-    ValueTask<ReadOnlyMemory<byte>> ICallDispatcher.DispatchAsync(ServerCallContext context, CallRequest header, ReadOnlyMemory<byte> payload) =>
-        Authenticate(context).DispatchHostCallAsync(header, payload, context.CancellationToken);
+    ICallTarget ICallDispatcher.Accept(ServerCallContext context) => Authenticate(context);
 
     public Task<RegisterReply> Register(RegisterRequest request, ServerCallContext context)
     {
@@ -137,8 +136,7 @@ internal sealed class CommunicatorHost : ICallDispatcher, IAsyncDisposable
 
     private sealed class DeferredDispatcher(Func<ICallDispatcher> target) : ICallDispatcher
     {
-        public ValueTask<ReadOnlyMemory<byte>> DispatchAsync(ServerCallContext context, CallRequest header, ReadOnlyMemory<byte> payload) =>
-            target().DispatchAsync(context, header, payload);
+        public ICallTarget Accept(ServerCallContext context) => target().Accept(context);
     }
 
     internal static bool FixedTimeEquals(string a, string b) =>

@@ -10,7 +10,7 @@ namespace Cloister.Remote;
 /// The host's transport to one remote enclave: entry calls go to its proxy over the communicator; host calls from the
 /// proxy are run here, in the async context of the entry call they were made from.
 /// </summary>
-internal sealed partial class ProxyClient : EnclaveTransport
+internal sealed partial class ProxyClient : EnclaveTransport, ICallTarget
 {
     private readonly EnclaveOpenRequest _request;
     private readonly RemoteProxyConfig _config;
@@ -125,7 +125,7 @@ internal sealed partial class ProxyClient : EnclaveTransport
     /// Runs a host call from the proxy. When it names the entry call it was made from, the handler runs in that call's
     /// execution context (its AsyncLocals) and sees that call's cancellation too.
     /// </summary>
-    public ValueTask<ReadOnlyMemory<byte>> DispatchHostCallAsync(CallRequest header, ReadOnlyMemory<byte> payload, CancellationToken serverCancellation)
+    public ValueTask<ReadOnlyMemory<byte>> DispatchAsync(CallRequest header, ReadOnlyMemory<byte> payload, CancellationToken serverCancellation)
     {
         if (header.ParentCallId == 0 || !_calls.TryGetValue(header.ParentCallId, out var parent) || parent.Context is null)
         {
@@ -210,6 +210,7 @@ internal sealed partial class ProxyClient : EnclaveTransport
         finally
         {
             _host.Remove(this);
+            _caller?.Dispose();
             _channel?.Dispose();
             await Provision.DisposeAsync().ConfigureAwait(false);
             LogReleased(Name);

@@ -12,7 +12,7 @@ namespace Cloister.Remote;
 /// Hosts exactly one enclave in this process for a remote host: loads and verifies the package, serves entry calls over
 /// the communicator, sends the enclave's host calls back, and exits when the host lets go or disappears.
 /// </summary>
-public sealed partial class ProxyServer : ICallDispatcher
+public sealed partial class ProxyServer : ICallDispatcher, ICallTarget
 {
     private static readonly AsyncLocal<EntryCallScope?> CurrentEntryCall = new();
     private readonly ProxyServerOptions _options;
@@ -55,7 +55,8 @@ public sealed partial class ProxyServer : ICallDispatcher
     {
         var hostAddress = EndpointAddress.Parse(_options.ClientAddress, "--client-address");
         using var hostChannel = hostAddress.CreateChannel(_options.Security);
-        _host = new CommunicatorCaller(new Communicator.CommunicatorClient(hostChannel), _options.SessionToken);
+        using var host = new CommunicatorCaller(new Communicator.CommunicatorClient(hostChannel), _options.SessionToken);
+        _host = host;
         var rendezvous = new Rendezvous.RendezvousClient(hostChannel);
         var headers = new Metadata { { CommunicatorLimits.SessionHeader, _options.SessionToken } };
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -199,17 +200,19 @@ public sealed partial class ProxyServer : ICallDispatcher
         }
     }
 
-    ValueTask<ReadOnlyMemory<byte>> ICallDispatcher.DispatchAsync(ServerCallContext context, CallRequest header, ReadOnlyMemory<byte> payload)
+    ICallTarget ICallDispatcher.Accept(ServerCallContext context)
     {
         var presented = context.RequestHeaders.GetValue(CommunicatorLimits.SessionHeader);
-        if (presented is null || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), _token))
-        {
-            throw new RpcException(new Status(StatusCode.Unauthenticated, $"This proxy serves enclave '{_options.EnclaveName}' for one host only; the call did not present its session token."));
-        }
+        return presented is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), _token)
+            ? this
+            : throw new RpcException(new Status(StatusCode.Unauthenticated, $"This proxy serves enclave '{_options.EnclaveName}' for one host only; the call did not present its session token."));
+    }
 
+    ValueTask<ReadOnlyMemory<byte>> ICallTarget.DispatchAsync(CallRequest header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
         // Host calls the enclave makes while serving this call name it as their parent.
         CurrentEntryCall.Value = new EntryCallScope(header.CallId, header.Traceparent);
-        return InvokeEnclaveAsync(header, payload, context.CancellationToken);
+        return InvokeEnclaveAsync(header, payload, cancellationToken);
     }
 
     private async ValueTask<ReadOnlyMemory<byte>> CallHostCoreAsync(string selector, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
