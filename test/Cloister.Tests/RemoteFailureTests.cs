@@ -258,6 +258,69 @@ public sealed class RemoteFailureTests(TestEnclaveFixture enclave) : IAsyncLifet
     }
 
     /// <summary>
+    /// The session protocol on the wire, spoken by hand to a real proxy: the session token is checked when a session
+    /// opens, the proxy enforces a call's <c>timeout_micros</c> by itself, a cancel frame cancels the enclave's token and
+    /// gets no reply, a call id that is already running is refused, and replies name their calls.
+    /// </summary>
+    [Fact]
+    public async Task The_proxy_enforces_the_session_protocol_by_itself()
+    {
+        var manager = CreateManager(new RemoteProxyConfig { HostAddress = "127.0.0.1:0" });
+        var client = await manager.LoadEnclaveAsync(Config("wire")).AsTask().WaitAsync(Timeout);
+        var transport = (ProxyClient)client.Transport!;
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress($"http://{transport.Endpoint}");
+        var communicator = new Communicator.CommunicatorClient(channel);
+
+        // No token: the session is refused before any call runs.
+        using (var intruder = communicator.Session())
+        {
+            await intruder.RequestStream.WriteAsync(new SessionFrame { Call = new CallRequest { Selector = "echo", CallId = 1 } });
+            var refused = await Assert.ThrowsAsync<RpcException>(() => intruder.ResponseStream.MoveNext(TestContext.Current.CancellationToken).WaitAsync(Timeout));
+            Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
+        }
+
+        using var session = communicator.Session(new Metadata { { "cloister-session", transport.SessionToken } });
+        var replies = new System.Collections.Concurrent.ConcurrentQueue<CallReply>();
+        var reading = Task.Run(async () =>
+        {
+            while (await session.ResponseStream.MoveNext(CancellationToken.None))
+            {
+                replies.Enqueue(session.ResponseStream.Current.Reply);
+            }
+        }, TestContext.Current.CancellationToken);
+
+        // A call that would wait forever, given 300 ms: the proxy answers DeadlineExceeded without the caller's help.
+        var started = Stopwatch.StartNew();
+        await session.RequestStream.WriteAsync(new SessionFrame { Call = new CallRequest { Selector = "wait", CallId = 10, TimeoutMicros = 300_000 } });
+        var timedOut = await ReplyTo(10);
+        Assert.Equal((int)EnclaveStatusCode.DeadlineExceeded, timedOut.Error.Code);
+        Assert.InRange(started.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(10));
+
+        // A waiting call, the same id again (refused while the first runs), then a cancel frame for the first.
+        await session.RequestStream.WriteAsync(new SessionFrame { Call = new CallRequest { Selector = "wait", CallId = 11 } });
+        await WaitUntilAsync(async () => Encoding.UTF8.GetString((await client.InvokeAsync("wait-stats", ReadOnlyMemory<byte>.Empty)).Span) == "2/1");
+        await session.RequestStream.WriteAsync(new SessionFrame { Call = new CallRequest { Selector = "echo", CallId = 11 } });
+        var duplicate = await ReplyTo(11);
+        Assert.Equal((int)EnclaveStatusCode.InvalidArgument, duplicate.Error.Code);
+        await session.RequestStream.WriteAsync(new SessionFrame { Cancel = 11 });
+        await WaitUntilAsync(async () => Encoding.UTF8.GetString((await client.InvokeAsync("wait-stats", ReadOnlyMemory<byte>.Empty)).Span) == "2/2");
+
+        // Replies come back by call id, and the cancelled call got none.
+        await session.RequestStream.WriteAsync(new SessionFrame { Call = new CallRequest { Selector = "echo", CallId = 12, Payload = ByteString.CopyFromUtf8("twelve") } });
+        Assert.Equal("twelve", (await ReplyTo(12)).Payload.ToStringUtf8());
+        await session.RequestStream.CompleteAsync();
+        await reading.WaitAsync(Timeout);
+        Assert.Equal([10UL, 11UL, 12UL], replies.Select(r => r.CallId));
+
+        async Task<CallReply> ReplyTo(ulong callId)
+        {
+            CallReply? reply = null;
+            await WaitUntilAsync(() => Task.FromResult((reply = replies.FirstOrDefault(r => r.CallId == callId)) is not null));
+            return reply!;
+        }
+    }
+
+    /// <summary>
     /// Each size on each side of the communicator's two thresholds (a call on the session up to 64 KiB, a unary call up
     /// to 1 MiB, streamed above), for requests, for replies to small requests, and for host calls and their replies.
     /// </summary>

@@ -214,6 +214,11 @@ internal sealed class CommunicatorService(ICallDispatcher dispatcher) : Communic
                 var result = await target.DispatchAsync(request, request.Payload.Memory, call.Token).ConfigureAwait(false);
                 reply = service.ReplyWith(result);
             }
+            catch (EnclaveException ex) when (ex.StatusCode == EnclaveStatusCode.Cancelled && call.Token.IsCancellationRequested)
+            {
+                // The enclave saw its token fire; say why it fired (the caller's cancel, or the call's timeout).
+                reply = new CallReply { Error = call.CancelledError() };
+            }
             catch (EnclaveException ex)
             {
                 reply = new CallReply { Error = ToError(ex) };
