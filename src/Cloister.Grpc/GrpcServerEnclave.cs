@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -22,7 +23,9 @@ namespace Cloister.Grpc;
 /// <list type="bullet">
 /// <item><see cref="InitializeAsync"/> builds and starts the server, once. A missing or unparsable address fails the load
 /// with <see cref="EnclaveStatusCode.InvalidArgument"/>; an address that cannot be bound with
-/// <see cref="EnclaveStatusCode.FailedPrecondition"/>; both name the address and the reason.</item>
+/// <see cref="EnclaveStatusCode.FailedPrecondition"/>; both name the address and the reason. With the <c>server_tls</c>
+/// extension (<see cref="ServerTls"/>) the server serves TLS, or mutual TLS when it names a client CA; certificates that
+/// cannot be loaded fail the load with <see cref="EnclaveStatusCode.InvalidArgument"/>.</item>
 /// <item><see cref="RunAsync"/> returns the port really bound in the <c>actual_server_port</c> extension; call it any number of times.</item>
 /// <item><see cref="FinalizeAsync"/> stops accepting calls, gives calls in flight <see cref="ShutdownGracePeriod"/> (500 ms)
 /// to finish, then cancels the rest.</item>
@@ -33,6 +36,7 @@ namespace Cloister.Grpc;
 public abstract partial class GrpcServerEnclave : TrustedApplication
 {
     private WebApplication? _app;
+    private LoadedServerTls? _tls;
     private int _port;
     private int _started;
 
@@ -40,7 +44,7 @@ public abstract partial class GrpcServerEnclave : TrustedApplication
     protected virtual TimeSpan ShutdownGracePeriod => TimeSpan.FromMilliseconds(500);
 
     /// <inheritdoc />
-    protected internal override ExtensionRegistry? MessageExtensions => [GrpcServerExtensions.ServerAddress];
+    protected internal override ExtensionRegistry? MessageExtensions => [GrpcServerExtensions.ServerAddress, GrpcServerExtensions.ServerTls];
 
     /// <summary>The address the server listens on, once started.</summary>
     public string? ServerAddress { get; private set; }
@@ -51,7 +55,10 @@ public abstract partial class GrpcServerEnclave : TrustedApplication
     /// <summary>Maps the application's endpoints, e.g. <c>endpoints.MapGrpcService&lt;TranslatorService&gt;()</c>.</summary>
     protected abstract void MapEndpoints(IEndpointRouteBuilder endpoints);
 
-    /// <summary>Adjusts Kestrel after the listen address is set (limits, or HTTPS on <paramref name="listen"/>).</summary>
+    /// <summary>
+    /// Adjusts Kestrel after the listen address (and, with <c>server_tls</c>, HTTPS) is set: limits, or HTTPS of your own on
+    /// <paramref name="listen"/> when the certificate does not come from the host.
+    /// </summary>
     protected virtual void ConfigureKestrel(KestrelServerOptions kestrel, ListenOptions listen)
     {
     }
@@ -73,6 +80,7 @@ public abstract partial class GrpcServerEnclave : TrustedApplication
 
         var address = config.GetExtensionValue(GrpcServerExtensions.ServerAddress);
         var listen = ListenAddress.Parse(address);
+        var tls = config.HasExtensionValue(GrpcServerExtensions.ServerTls) ? config.GetExtensionValue(GrpcServerExtensions.ServerTls).Load() : null;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(new ForwardingLoggerProvider(LoggerFactory));
@@ -81,6 +89,11 @@ public abstract partial class GrpcServerEnclave : TrustedApplication
         builder.WebHost.ConfigureKestrel(kestrel => listen.Listen(kestrel, o =>
         {
             o.Protocols = HttpProtocols.Http2;
+            if (tls is not null)
+            {
+                UseTls(o, tls);
+            }
+
             ConfigureKestrel(kestrel, o);
         }));
         ConfigureServices(builder.Services);
@@ -93,10 +106,12 @@ public abstract partial class GrpcServerEnclave : TrustedApplication
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or InvalidOperationException)
         {
             await app.DisposeAsync().ConfigureAwait(false);
+            tls?.Dispose();
             throw new EnclaveException(EnclaveStatusCode.FailedPrecondition, $"The enclave's gRPC server cannot listen on '{address}': {ex.Message}", ex);
         }
 
         _app = app;
+        _tls = tls;
         var bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         ServerAddress = bound;
         _port = Uri.TryCreate(bound, UriKind.Absolute, out var uri) && !bound.Contains("unix:", StringComparison.Ordinal) ? uri.Port : 0;
@@ -128,7 +143,19 @@ public abstract partial class GrpcServerEnclave : TrustedApplication
         }
 
         await app.DisposeAsync().ConfigureAwait(false);
+        Interlocked.Exchange(ref _tls, null)?.Dispose();
     }
+
+    /// <summary>HTTPS with the host's certificate; for mutual TLS, client certificates must chain to the given CA.</summary>
+    private static void UseTls(ListenOptions listen, LoadedServerTls tls) => listen.UseHttps(https =>
+    {
+        https.ServerCertificate = tls.Certificate;
+        if (tls.ClientAuthorities is not null)
+        {
+            https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
+            https.ClientCertificateValidation = (certificate, _, _) => tls.IsAllowedClient(certificate);
+        }
+    });
 
     [LoggerMessage(1, LogLevel.Information, "Enclave '{Name}' is shutting down its gRPC server ({GraceMilliseconds} ms grace for calls in flight)")]
     private static partial void LogShuttingDown(ILogger logger, string name, double graceMilliseconds);

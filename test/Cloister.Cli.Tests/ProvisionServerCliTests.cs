@@ -4,7 +4,8 @@ namespace Cloister.Cli.Tests;
 
 /// <summary>
 /// The two-terminal set-up of docs/remote.md, with real processes on loopback: one runs `cloister provision-server`
-/// with mutual TLS, the other runs the demo against it; `cloister ps` lists, SIGTERM stops the server cleanly.
+/// with mutual TLS, the other runs the demo against it; `cloister ps` lists, `cloister status` reads the server's metrics
+/// endpoint, SIGTERM stops the server cleanly.
 /// </summary>
 public sealed class ProvisionServerCliTests
 {
@@ -18,7 +19,7 @@ public sealed class ProvisionServerCliTests
             "--ssl-server-cert", Path.Combine(certs, "server.pem"), "--ssl-server-key", Path.Combine(certs, "server.key")];
 
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in (string[])[TestPaths.CloisterCli, "provision-server", "--listen-address", "127.0.0.1:0", "--work-dir", Path.Combine(folder.Path, "work"), .. mtls])
+        foreach (var arg in (string[])[TestPaths.CloisterCli, "provision-server", "--listen-address", "127.0.0.1:0", "--work-dir", Path.Combine(folder.Path, "work"), "--metrics-port", "0", .. mtls])
         {
             start.ArgumentList.Add(arg);
         }
@@ -37,12 +38,28 @@ public sealed class ProvisionServerCliTests
 
             Assert.NotNull(line);
             var address = line["Provision server listening on ".Length..];
+            do
+            {
+                line = await server.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken).AsTask().WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+            }
+            while (line is not null && !line.StartsWith("Provision server serves metrics at ", StringComparison.Ordinal));
+
+            Assert.NotNull(line);
+            var metrics = line["Provision server serves metrics at ".Length..];
+            Assert.StartsWith("http://127.0.0.1:", metrics, StringComparison.Ordinal);
             _ = server.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
 
             var demo = await CloisterProcess.RunAsync(["demo", "--backend", "remote", "--provision-server", address, .. mtls]);
             Assert.True(demo.ExitCode == 0, demo.ToString());
             Assert.Contains("enclave returned > Bonjour, Carol! (call #3)", demo.StandardOutput, StringComparison.Ordinal);
             Assert.Contains("Uploading [##############################]", demo.StandardError, StringComparison.Ordinal);
+
+            var status = await CloisterProcess.RunAsync("status", "--address", metrics);
+            Assert.True(status.ExitCode == 0, status.ToString());
+            Assert.Contains("Provision server at http://127.0.0.1:", status.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains(": SERVING", status.StandardOutput, StringComparison.Ordinal);
+            Assert.Matches(@"uploads       0 in flight, [0-9.]+ (KiB|MiB) received", status.StandardOutput);
+            Assert.Contains("rejections    0", status.StandardOutput, StringComparison.Ordinal);
 
             var ps = await CloisterProcess.RunAsync(["ps", "--server", address, .. mtls]);
             Assert.True(ps.ExitCode == 0, ps.ToString());

@@ -27,7 +27,7 @@ public sealed class StatusTests
         var status = await CloisterProcess.RunAsync("status", "--address", "unix:/tmp/cloister-proxy.sock");
 
         Assert.True(status.ExitCode == 1, status.ToString());
-        Assert.Contains("is a Unix socket; give the proxy's metrics address", status.StandardError, StringComparison.Ordinal);
+        Assert.Contains("is a Unix socket; give the metrics address", status.StandardError, StringComparison.Ordinal);
     }
 
     /// <summary>A loopback port nothing listens on (bound, then released).</summary>

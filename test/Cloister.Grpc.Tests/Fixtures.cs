@@ -29,6 +29,35 @@ public sealed class GrpcPackages : IAsyncLifetime
     }
 }
 
+/// <summary>A development CA with server and client certificates (<c>cloister certs dev</c>) in a temp folder.</summary>
+public sealed class DevCertificates : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("cloister-grpc-certs-").FullName;
+
+    public DevCertificates() => Cloister.Remote.DevelopmentCertificates.Create(_folder);
+
+    public string Ca => File(Cloister.Remote.DevelopmentCertificates.Files.Ca);
+
+    /// <summary>The driver's certificate flags: the CA, the server certificate and key.</summary>
+    public string[] ServerFlags =>
+    [
+        "--ssl-ca-cert", Ca,
+        "--ssl-server-cert", File(Cloister.Remote.DevelopmentCertificates.Files.ServerCertificate),
+        "--ssl-server-key", File(Cloister.Remote.DevelopmentCertificates.Files.ServerKey),
+    ];
+
+    /// <summary>A client's certificate flags for mutual TLS.</summary>
+    public string[] ClientFlags =>
+    [
+        "--ssl-client-cert", File(Cloister.Remote.DevelopmentCertificates.Files.ClientCertificate),
+        "--ssl-client-key", File(Cloister.Remote.DevelopmentCertificates.Files.ClientKey),
+    ];
+
+    private string File(string name) => Path.Combine(_folder, name);
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+}
+
 /// <summary>A finished child process: exit code and output.</summary>
 public sealed record ProcessResult(int ExitCode, string StandardOutput, string StandardError)
 {

@@ -87,6 +87,28 @@ public sealed class GrpcServerEnclaveTests(GrpcPackages packages) : IAsyncLifeti
     [Theory]
     [InlineData("sim")]
     [InlineData("remote")]
+    public async Task Server_tls_that_cannot_be_loaded_fails_the_load_with_InvalidArgument_naming_it(string backend)
+    {
+        var config = new EnclaveConfig()
+            .WithExtension(GrpcServerExtensions.ServerAddress, "127.0.0.1:0")
+            .WithExtension(GrpcServerExtensions.ServerTls, new ServerTls { CertificatePem = "not a certificate", PrivateKeyPem = "not a key" });
+
+        var ex = await Assert.ThrowsAsync<EnclaveException>(() => _manager.LoadEnclaveAsync(new EnclaveLoadConfig
+        {
+            Name = "bad-tls",
+            PackagePath = packages.Slow,
+            Backend = backend,
+            Config = config,
+        }).AsTask().WaitAsync(Timeout));
+
+        Assert.Equal(EnclaveStatusCode.InvalidArgument, ex.StatusCode);
+        Assert.Contains("The server_tls extension of EnclaveConfig holds a server certificate that cannot be loaded", ex.Message);
+        Assert.Null(_manager.GetClient("bad-tls"));
+    }
+
+    [Theory]
+    [InlineData("sim")]
+    [InlineData("remote")]
     public async Task Finalize_lets_short_calls_finish_and_cancels_long_ones_after_the_grace_period(string backend)
     {
         var client = await LoadAsync("draining", backend, "127.0.0.1:0");

@@ -54,6 +54,73 @@ public sealed class TranslatorTests(GrpcPackages packages)
         Assert.Equal("No input word given", missing.Status.Detail);
     }
 
+    [Theory]
+    [InlineData("sim")]
+    [InlineData("remote")]
+    public async Task With_tls_the_driver_serves_TLS_that_clients_trust_through_the_dev_CA_and_plaintext_clients_are_told_why_they_fail(string backend)
+    {
+        using var certs = new DevCertificates();
+        await using var driver = await RunningDriver.StartAsync(packages.Translator, backend, ["--security-type", "tls", .. certs.ServerFlags]);
+
+        var trusted = await Executables.RunAsync(Executables.Client, [.. Call(driver, "asylo"), "--security-type", "tls", "--ssl-ca-cert", certs.Ca]);
+        Assert.True(trusted.ExitCode == 0, trusted.ToString());
+        Assert.Equal("Translation for \"asylo\" is \"sanctuary\"", trusted.StandardOutput.Trim());
+
+        var plaintext = await Executables.RunAsync(Executables.Client, Call(driver, "asylo"));
+        Assert.True(plaintext.ExitCode == 2, plaintext.ToString());
+        Assert.Contains("error: Unavailable: ", plaintext.StandardError);
+        Assert.Contains("If it serves TLS (the driver's --security-type tls or mtls), call it with --security-type tls --ssl-ca-cert", plaintext.StandardError);
+
+        // The server's certificate is really checked: without the dev CA (the system's CAs only) the handshake fails.
+        var untrusted = await Executables.RunAsync(Executables.Client, [.. Call(driver, "asylo"), "--security-type", "tls"]);
+        Assert.True(untrusted.ExitCode == 2, untrusted.ToString());
+        Assert.Contains("The remote certificate is invalid", untrusted.StandardError);
+        Assert.Contains("hint: the TLS handshake failed", untrusted.StandardError);
+
+        var stopped = await driver.StopAsync();
+        Assert.True(stopped.ExitCode == 0, stopped.ToString());
+    }
+
+    [Theory]
+    [InlineData("sim")]
+    [InlineData("remote")]
+    public async Task With_mtls_the_driver_serves_only_clients_with_a_certificate_from_its_CA(string backend)
+    {
+        using var certs = new DevCertificates();
+        using var strangers = new DevCertificates();
+        await using var driver = await RunningDriver.StartAsync(packages.Translator, backend, ["--security-type", "mtls", .. certs.ServerFlags]);
+
+        var member = await Executables.RunAsync(Executables.Client, [.. Call(driver, "istio"), "--security-type", "mtls", "--ssl-ca-cert", certs.Ca, .. certs.ClientFlags]);
+        Assert.True(member.ExitCode == 0, member.ToString());
+        Assert.Equal("Translation for \"istio\" is \"sail\"", member.StandardOutput.Trim());
+
+        var anonymous = await Executables.RunAsync(Executables.Client, [.. Call(driver, "istio"), "--security-type", "tls", "--ssl-ca-cert", certs.Ca]);
+        Assert.True(anonymous.ExitCode == 2, anonymous.ToString());
+        Assert.Empty(anonymous.StandardOutput);
+        Assert.Contains("error: Unavailable: ", anonymous.StandardError);
+        Assert.Contains("If the server requires client certificates (the driver's --security-type mtls), call it with --security-type mtls --ssl-client-cert", anonymous.StandardError);
+
+        // A certificate from another CA is refused like none at all.
+        var stranger = await Executables.RunAsync(Executables.Client, [.. Call(driver, "istio"), "--security-type", "mtls", "--ssl-ca-cert", certs.Ca, .. strangers.ClientFlags]);
+        Assert.True(stranger.ExitCode == 2, stranger.ToString());
+        Assert.Empty(stranger.StandardOutput);
+
+        var stopped = await driver.StopAsync();
+        Assert.True(stopped.ExitCode == 0, stopped.ToString());
+    }
+
+    [Fact]
+    public async Task With_tls_but_no_server_certificate_the_driver_exits_1_naming_the_flag()
+    {
+        using var certs = new DevCertificates();
+        var result = await Executables.RunAsync(Executables.Driver, "--enclave-path", packages.Translator, "--security-type", "tls", "--ssl-ca-cert", certs.Ca);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("error: --security-type tls makes the Translator serve TLS: give its certificate with --ssl-server-cert", result.StandardError);
+    }
+
+    private static string[] Call(RunningDriver driver, string word) =>
+        ["--port", driver.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--word-to-translate", word];
+
     [Fact]
     public async Task Driver_without_an_enclave_path_exits_1_with_a_clear_error()
     {

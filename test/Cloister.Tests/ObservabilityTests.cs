@@ -107,7 +107,7 @@ public sealed class ObservabilityTests(TestEnclaveFixture enclave) : IAsyncLifet
         Assert.DoesNotContain(nameB, textA);
 
         // `cloister status` reads the same endpoint: health over gRPC-Web, figures from the metrics.
-        var status = await ProxyStatus.ReadAsync(MetricsUrl(a), TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken).WaitAsync(Timeout);
+        var status = await ServerStatus.ReadAsync(MetricsUrl(a), TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken).WaitAsync(Timeout);
         var report = string.Join(Environment.NewLine, status.Describe());
         TestContext.Current.SendDiagnosticMessage(report);
         Assert.True(status.IsServing, report);
@@ -117,6 +117,85 @@ public sealed class ObservabilityTests(TestEnclaveFixture enclave) : IAsyncLifet
         // lookup, and the enclave's log line (forwarded to the host's logging by a built-in host call).
         Assert.Matches(@"host calls    \d+ completed, 0 failed, 0 in flight; p50 [0-9.]+ (µs|ms), p99 [0-9.]+ (µs|ms)", report);
         Assert.Matches(@"memory        working set [0-9.]+ MiB, GC heap [0-9.]+ MiB", report);
+    }
+
+    [Fact]
+    public async Task Provision_server_serves_enclaves_uploads_and_rejections_and_the_host_times_the_upload()
+    {
+        using var folder = new TempFolder();
+        var certs = folder.File("certs");
+        DevelopmentCertificates.Create(certs);
+        var mtls = new ChannelSecurity
+        {
+            Type = ChannelSecurityType.MutualTls,
+            ServerCertificatePath = Path.Combine(certs, DevelopmentCertificates.Files.ServerCertificate),
+            ServerKeyPath = Path.Combine(certs, DevelopmentCertificates.Files.ServerKey),
+            CaCertificatePath = Path.Combine(certs, DevelopmentCertificates.Files.Ca),
+        };
+
+        // A real server process with room for one enclave, so that a second load is refused for a known reason.
+        await using var server = await ProvisionServerProcess.StartAsync(
+            "--listen-address", "127.0.0.1:0", "--metrics-port", "0", "--max-enclaves", "1", "--work-dir", folder.File("work"),
+            "--security-type", "mtls", "--ssl-ca-cert", mtls.CaCertificatePath, "--ssl-server-cert", mtls.ServerCertificatePath, "--ssl-server-key", mtls.ServerKeyPath);
+        var metricsUrl = server.MetricsUrl!;
+        Assert.StartsWith("http://127.0.0.1:", metricsUrl);
+
+        var exported = new List<MetricSnapshot>();
+        using var meters = Sdk.CreateMeterProviderBuilder().AddCloisterInstrumentation().AddInMemoryExporter(exported).Build();
+        var manager = CreateRemoteManager(new RemoteProxyConfig
+        {
+            Security = mtls,
+            HostAddress = "127.0.0.1:0",
+            ProvisionServer = new RemoteProvisionOptions { ServerAddress = server.Address },
+        });
+        var name = UniqueName("uploaded");
+        var client = await LoadAsync(manager, name);
+        Assert.Equal("up", (await client.EnterAndRunAsync(new EnclaveInput { Text = "up" }).AsTask().WaitAsync(Timeout)).Text);
+        var refused = await Assert.ThrowsAsync<EnclaveException>(() => LoadAsync(manager, name + "-2"));
+        Assert.Equal(EnclaveStatusCode.ResourceExhausted, refused.StatusCode);
+
+        var (text, samples) = await ScrapeAsync(metricsUrl);
+        TestContext.Current.SendDiagnosticMessage(text);
+        Assert.Contains("# TYPE cloister_provision_server_rejections_total counter", text);
+        Assert.Equal(1, Sum(samples, "cloister_provision_server_enclaves", []));
+        Assert.Equal(0, Sum(samples, "cloister_provision_server_uploads_active", []));
+        Assert.Equal(new FileInfo(enclave.PackagePath).Length, Sum(samples, "cloister_provision_server_upload_size_bytes_total", []));
+        Assert.Equal(1, Sum(samples, "cloister_provision_server_rejections_total", [("cloister_rejection_reason", "limit")]));
+        Assert.Equal(1, Sum(samples, "cloister_provision_server_rejections_total", []));
+        // Every reason is a series from the start (zeros included), and only those: the label's values are a fixed set.
+        Assert.Equal(
+            ["invalid_package", "invalid_request", "launch_failed", "limit", "not_allowed", "stopping", "too_large", "unauthenticated", "upload_failed"],
+            samples.Where(s => s.Name == "cloister_provision_server_rejections_total").Select(s => s.Label("cloister_rejection_reason")).Order(StringComparer.Ordinal));
+
+        // `cloister status` against the same endpoint.
+        var status = await ServerStatus.ReadAsync(metricsUrl, TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken).WaitAsync(Timeout);
+        var report = string.Join(Environment.NewLine, status.Describe());
+        TestContext.Current.SendDiagnosticMessage(report);
+        Assert.True(status.IsServing, report);
+        Assert.StartsWith($"Provision server at {new Uri(metricsUrl).GetLeftPart(UriPartial.Authority)}/: SERVING", report);
+        Assert.Contains("enclaves      1 running", report);
+        Assert.Matches(@"uploads       0 in flight, [0-9.]+ (KiB|MiB) received", report);
+        Assert.Contains("rejections    1 (limit 1)", report);
+
+        // The host timed the upload as a stage of its own, next to the others.
+        meters.ForceFlush();
+        var points = Points(exported, name);
+        foreach (var stage in new[] { "upload", "spawn", "connect", "initialize" })
+        {
+            Assert.Equal(1, HistogramCount(points, "cloister.enclave.provision.duration", [("cloister.provision.stage", stage)]));
+        }
+
+        // Destroyed: the server's count goes back to zero and its proxy's exit is counted there.
+        await manager.DestroyEnclaveAsync(client).AsTask().WaitAsync(Timeout);
+        var deadline = DateTime.UtcNow + Timeout;
+        while ((samples = (await ScrapeAsync(metricsUrl)).Samples) is var current && Sum(current, "cloister_provision_server_enclaves", []) != 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"The provision server still counts an enclave after its destruction:{Environment.NewLine}{server.Output}");
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(1, Sum(samples, "cloister_proxy_exits_total", [("cloister_enclave_name", name), ("cloister_proxy_exit_reason", "normal")]));
+        Assert.True(await server.StopAsync() == 0, server.Output);
     }
 
     [Fact]
@@ -264,10 +343,15 @@ public sealed class ObservabilityTests(TestEnclaveFixture enclave) : IAsyncLifet
     private static string MetricsUrl(EnclaveClient client) =>
         ((ProxyClient)client.Transport!).MetricsEndpoint ?? throw new InvalidOperationException($"The proxy of '{client.Name}' reported no metrics endpoint.");
 
-    private static async Task<(string Text, List<PrometheusSample> Samples)> ScrapeAsync(EnclaveClient client)
+    private static Task<(string Text, List<PrometheusSample> Samples)> ScrapeAsync(EnclaveClient client)
     {
         var url = MetricsUrl(client);
         Assert.StartsWith("http://127.0.0.1:", url);
+        return ScrapeAsync(url);
+    }
+
+    private static async Task<(string Text, List<PrometheusSample> Samples)> ScrapeAsync(string url)
+    {
         var text = await Http.GetStringAsync(url, TestContext.Current.CancellationToken).WaitAsync(Timeout);
         return (text, PrometheusText.Parse(text));
     }

@@ -51,7 +51,7 @@ public sealed class ProvisionServerTests(TestEnclaveFixture enclave) : IAsyncLif
 
     private async Task<ProvisionServer> StartServerAsync(Action<ProvisionServerOptions>? configure = null)
     {
-        var options = new ProvisionServerOptions { Security = Mtls(), WorkDirectory = Work, MaxEnclaves = 32, MaxEnclavesPerClient = 32 };
+        var options = new ProvisionServerOptions { Security = Mtls(), WorkDirectory = Work, MaxEnclaves = 32, MaxEnclavesPerClient = 32, MetricsPort = 0 };
         configure?.Invoke(options);
         var server = await ProvisionServer.StartAsync(options, NullLoggerFactory.Instance);
         _owned.Add(server);
@@ -174,6 +174,7 @@ public sealed class ProvisionServerTests(TestEnclaveFixture enclave) : IAsyncLif
         Assert.Equal(EnclaveStatusCode.Unauthenticated, ex.StatusCode);
         Assert.Contains("bearer token", ex.Message);
         Assert.Empty(LeftOnDisk());
+        Assert.Equal(1, await RejectionsAsync(server, "unauthenticated"));
 
         var friend = Host(server, o => o.BearerToken = "0123456789abcdef0123456789abcdef", ChannelSecurity.Insecure);
         var client = await LoadAsync(friend, "with-token", enclave.PackagePath);
@@ -205,6 +206,7 @@ public sealed class ProvisionServerTests(TestEnclaveFixture enclave) : IAsyncLif
         Assert.Equal(EnclaveStatusCode.PermissionDenied, ex.StatusCode);
         Assert.Contains(enclave.Measurement, ex.Message);
         await AssertCleanAsync(server);
+        Assert.Equal(1, await RejectionsAsync(server, "not_allowed"));
     }
 
     [Fact]
@@ -225,6 +227,7 @@ public sealed class ProvisionServerTests(TestEnclaveFixture enclave) : IAsyncLif
         Assert.Equal(EnclaveStatusCode.InvalidArgument, ex.StatusCode);
         Assert.Contains("escapes the package folder", ex.Message);
         await AssertCleanAsync(server);
+        Assert.Equal(1, await RejectionsAsync(server, "invalid_package"));
         Assert.False(File.Exists(Path.Combine(_folder.Path, "escaped.txt")));
     }
 
@@ -239,6 +242,7 @@ public sealed class ProvisionServerTests(TestEnclaveFixture enclave) : IAsyncLif
         Assert.Equal(EnclaveStatusCode.ResourceExhausted, ex.StatusCode);
         Assert.Contains("--max-package-bytes", ex.Message);
         await AssertCleanAsync(server);
+        Assert.Equal(1, await RejectionsAsync(server, "too_large"));
     }
 
     [Fact]
@@ -257,6 +261,7 @@ public sealed class ProvisionServerTests(TestEnclaveFixture enclave) : IAsyncLif
         } // the host "dies": the call is reset mid-upload
 
         await AssertCleanAsync(server);
+        Assert.Equal(1, await RejectionsAsync(server, "upload_failed"));
         var client = await LoadAsync(Host(server), "after-cut", enclave.PackagePath);
         Assert.Equal("fine", (await client.EnterAndRunAsync(new EnclaveInput { Text = "fine" })).Text);
     }
@@ -308,6 +313,19 @@ public sealed class ProvisionServerTests(TestEnclaveFixture enclave) : IAsyncLif
         await WaitUntilAsync(() => !IsRunning(pid));
         Assert.Empty(LeftOnDisk());
         await Assert.ThrowsAsync<EnclaveException>(() => client.EnterAndRunAsync(new EnclaveInput()).AsTask().WaitAsync(Timeout));
+    }
+
+    /// <summary>
+    /// The server's count of refusals for <paramref name="reason"/>, from its metrics endpoint. The tests of this class run
+    /// one at a time, and no other test runs a provision server in this process, so the figures are this server's.
+    /// </summary>
+    private static async Task<double> RejectionsAsync(ProvisionServer server, string reason)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var text = await http.GetStringAsync(server.MetricsUrl, TestContext.Current.CancellationToken);
+        return PrometheusText.Parse(text)
+            .Where(s => s.Name == "cloister_provision_server_rejections_total" && s.Label("cloister_rejection_reason") == reason)
+            .Sum(s => s.Value);
     }
 
     private Provisioner.ProvisionerClient Admin(ProvisionServer server)

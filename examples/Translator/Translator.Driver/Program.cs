@@ -13,7 +13,7 @@ var backend = new Option<string>("--backend") { Description = "Where the enclave
 backend.AcceptOnlyFromAmong(SimBackend.BackendName, RemoteBackend.BackendName);
 var debug = new Option<bool>("--debug") { Description = "Verbose logs, and enclave errors with their stack traces." };
 var security = new SecurityCommandLine();
-var root = new RootCommand("Runs the Translator enclave's gRPC server.") { enclavePath, port, lifetime, backend, debug };
+var root = new RootCommand("Runs the Translator enclave's gRPC server (over TLS with --security-type tls or mtls).") { enclavePath, port, lifetime, backend, debug };
 security.AddTo(root);
 root.SetAction((result, cancellationToken) => TranslatorDriver.RunAsync(
     result.GetValue(enclavePath), result.GetValue(port), result.GetValue(lifetime), result.GetValue(backend)!, result.GetValue(debug), security.Read(result), cancellationToken));
@@ -35,10 +35,13 @@ internal static class TranslatorDriver
             .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)
             .SetMinimumLevel(debug ? LogLevel.Debug : LogLevel.Warning));
         var options = new EnclaveManagerOptions { LoggerFactory = loggerFactory, ConsoleOut = Console.Error };
-        // The security flags protect the remote backend's channels between this driver and the proxy.
+        // The security flags protect the remote backend's channels between this driver and the proxy, and the
+        // enclave's own gRPC server: with tls or mtls it serves TLS with --ssl-server-cert.
         RemoteBackend? remote;
+        ServerTls? tls;
         try
         {
+            tls = ServerTlsFrom(security);
             remote = backendName == RemoteBackend.BackendName ? new RemoteBackend(new RemoteProxyConfig { Security = security }) : null;
         }
         catch (EnclaveException ex)
@@ -64,6 +67,11 @@ internal static class TranslatorDriver
         try
         {
             var config = new EnclaveConfig().WithExtension(GrpcServerExtensions.ServerAddress, $"127.0.0.1:{port}");
+            if (tls is not null)
+            {
+                config.SetExtension(GrpcServerExtensions.ServerTls, tls);
+            }
+
             var client = await manager.LoadEnclaveAsync(new EnclaveLoadConfig
             {
                 Name = "translator",
@@ -92,6 +100,39 @@ internal static class TranslatorDriver
             await Console.Error.WriteLineAsync($"error: {ex.Message}");
             return 1;
         }
+    }
+
+    /// <summary>
+    /// The enclave server's TLS from the same settings as the remote channels: its certificate is --ssl-server-cert, and
+    /// with mtls clients must present a certificate chaining to --ssl-ca-cert (and, if given, with an --ssl-allowed-subject).
+    /// The certificate's private key is handed to the enclave.
+    /// </summary>
+    private static ServerTls? ServerTlsFrom(ChannelSecurity security)
+    {
+        if (!security.UsesTls)
+        {
+            return null;
+        }
+
+        if (security.ServerCertificatePath is null)
+        {
+            throw new EnclaveException(EnclaveStatusCode.InvalidArgument,
+                $"--security-type {ChannelSecurity.FormatType(security.Type)} makes the Translator serve TLS: give its certificate with --ssl-server-cert (and --ssl-server-key for PEM); `cloister certs dev` makes one.");
+        }
+
+        var mutual = security.Type == ChannelSecurityType.MutualTls;
+        if (mutual && security.CaCertificatePath is null)
+        {
+            throw new EnclaveException(EnclaveStatusCode.InvalidArgument, "--security-type mtls needs --ssl-ca-cert: the CA that clients' certificates must chain to.");
+        }
+
+        var tls = ServerTls.FromFiles(security.ServerCertificatePath, security.ServerKeyPath, mutual ? security.CaCertificatePath : null, security.CertificatePassword);
+        if (mutual)
+        {
+            tls.AllowedClientSubjects.Add(security.AllowedClientSubjects);
+        }
+
+        return tls;
     }
 
     private static string? Validate(string? enclavePath, int port, int lifetimeSeconds)

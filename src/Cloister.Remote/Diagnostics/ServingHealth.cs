@@ -6,14 +6,18 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace Cloister.Remote;
 
 /// <summary>
-/// Whether a Cloister process serves, as grpc.health.v1 reports it (service <c>""</c> and
-/// <c>cloister.remote.v1.Communicator</c>): one state, set by the process, answered on every server it runs (the
-/// communicator's, HTTP/2; the metrics endpoint's, gRPC-Web over HTTP/1.1 so one plaintext port serves both).
+/// Whether a Cloister process serves, as grpc.health.v1 reports it (service <c>""</c> and the process's own service:
+/// <c>cloister.remote.v1.Communicator</c> for a proxy, <c>cloister.remote.v1.Provisioner</c> for a provision server): one
+/// state, set by the process, answered on every server it runs (its main one, HTTP/2; the metrics endpoint's, gRPC-Web
+/// over HTTP/1.1 so one plaintext port serves both).
 /// </summary>
-internal sealed class ServingHealth
+internal sealed class ServingHealth(string service = ServingHealth.CommunicatorService)
 {
     /// <summary>The gRPC service name of the communicator, as health checks name it.</summary>
     public const string CommunicatorService = "cloister.remote.v1.Communicator";
+
+    /// <summary>The gRPC service name of the provision server, as health checks name it.</summary>
+    public const string ProvisionerService = "cloister.remote.v1.Provisioner";
 
     private volatile HealthState _state = new(Serving: false, "starting", Condition: null, NotReady: null);
 
@@ -35,7 +39,7 @@ internal sealed class ServingHealth
     /// <summary>Registers the grpc.health.v1 service, answered from this state, in a server's services.</summary>
     public void AddTo(IServiceCollection services)
     {
-        services.AddGrpcHealthChecks(options => options.Services.Map(CommunicatorService, _ => true))
+        services.AddGrpcHealthChecks(options => options.Services.Map(service, _ => true))
             .AddCheck("cloister", () =>
             {
                 var (serving, description) = Check();

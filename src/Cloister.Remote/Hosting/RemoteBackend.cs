@@ -59,6 +59,7 @@ public sealed partial class RemoteBackend : EnclaveBackend, IAsyncDisposable
             Security = _config.Security,
             MetricsPort = _config.ProxyMetricsPort,
             MetricsAddress = _config.ProxyMetricsAddress,
+            Telemetry = request.Telemetry,
         };
         var provision = _config.Provision?.Invoke(provisionRequest) ?? CreateProvision(remote, request.LoggerFactory);
         var client = new ProxyClient(request, _config, host, provision, provisionRequest.SessionToken);
@@ -68,7 +69,10 @@ public sealed partial class RemoteBackend : EnclaveBackend, IAsyncDisposable
         {
             var stage = Stopwatch.GetTimestamp();
             await provision.ProvisionAsync(provisionRequest, cancellationToken).ConfigureAwait(false);
-            CloisterTelemetry.RecordStage(request.Telemetry, ProvisionStages.Spawn, stage);
+            // Through a provision server the upload is a stage of its own (RemoteProxyProvision records it); spawning
+            // the proxy starts once the server has the whole package.
+            CloisterTelemetry.RecordStage(request.Telemetry, ProvisionStages.Spawn,
+                provision is RemoteProxyProvision { UploadedTimestamp: > 0 and var uploaded } ? uploaded : stage);
             stage = Stopwatch.GetTimestamp();
             var registration = await WaitForRegistrationAsync(client, timeout, cancellationToken).ConfigureAwait(false);
             client.Connect(registration);

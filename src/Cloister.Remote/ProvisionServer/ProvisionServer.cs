@@ -15,14 +15,21 @@ public sealed partial class ProvisionServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly ProvisionerService _service;
+    private readonly ServingHealth _health;
+    private readonly ProvisionServerMetrics _metrics;
+    private readonly MetricsEndpoint? _metricsEndpoint;
     private readonly string _workDirectory;
     private readonly bool _ownsWorkDirectory;
     private int _disposed;
 
-    private ProvisionServer(WebApplication app, ProvisionerService service, EndpointAddress address, string workDirectory, bool ownsWorkDirectory)
+    private ProvisionServer(WebApplication app, ProvisionerService service, ServingHealth health, ProvisionServerMetrics metrics, MetricsEndpoint? metricsEndpoint,
+        EndpointAddress address, string workDirectory, bool ownsWorkDirectory)
     {
         _app = app;
         _service = service;
+        _health = health;
+        _metrics = metrics;
+        _metricsEndpoint = metricsEndpoint;
         Address = address.ToString();
         _workDirectory = workDirectory;
         _ownsWorkDirectory = ownsWorkDirectory;
@@ -30,6 +37,12 @@ public sealed partial class ProvisionServer : IAsyncDisposable
 
     /// <summary>Where the server listens, as bound.</summary>
     public string Address { get; }
+
+    /// <summary>
+    /// The Prometheus scrape URL when <see cref="ProvisionServerOptions.MetricsPort"/> asked for a metrics endpoint (port 0
+    /// resolved), e.g. <c>http://127.0.0.1:9465/metrics</c>; else <see langword="null"/>.
+    /// </summary>
+    public string? MetricsUrl => _metricsEndpoint?.MetricsUrl.ToString();
 
     /// <summary>How many enclaves run now.</summary>
     public int RunningEnclaves => _service.Count;
@@ -48,32 +61,77 @@ public sealed partial class ProvisionServer : IAsyncDisposable
         var work = options.WorkDirectory ?? Directory.CreateTempSubdirectory("cloister-provision-").FullName;
         Directory.CreateDirectory(work);
 
-        var service = new ProvisionerService(options, listen, work, token, loggerFactory);
-        var builder = CommunicatorServers.CreateBuilder(listen, options.Security, loggerFactory);
-        builder.Services.AddGrpcHealthChecks();
-        builder.Services.AddSingleton(service);
-        var app = builder.Build();
-        app.MapGrpcService<ProvisionerService>();
-        app.MapGrpcHealthChecksService();
+        // The figures and the metrics endpoint come first, so that the server is measured from its first call.
+        var health = new ServingHealth(ServingHealth.ProvisionerService);
+        health.SetNotServing("starting");
+        var metrics = new ProvisionServerMetrics();
+        MetricsEndpoint? metricsEndpoint = null;
+        WebApplication? app = null;
         try
         {
-            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            if (options.MetricsPort is { } metricsPort)
+            {
+                metricsEndpoint = await MetricsEndpoint.StartAsync(options.MetricsAddress, metricsPort, health, loggerFactory, cancellationToken).ConfigureAwait(false);
+            }
+
+            var service = new ProvisionerService(options, listen, work, token, metrics, loggerFactory);
+            var builder = CommunicatorServers.CreateBuilder(listen, options.Security, loggerFactory);
+            health.AddTo(builder.Services);
+            builder.Services.AddSingleton(service);
+            app = builder.Build();
+            app.MapGrpcService<ProvisionerService>();
+            ServingHealth.Map(app);
+            try
+            {
+                await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException ex)
+            {
+                throw new EnclaveException(EnclaveStatusCode.FailedPrecondition, $"The provision server cannot listen on {options.ListenAddress}: {ex.Message}", ex);
+            }
+
+            var server = new ProvisionServer(app, service, health, metrics, metricsEndpoint, CommunicatorServers.BoundAddress(app), work, ownsWork);
+            server.Started(logger, options, token is not null);
+            return server;
         }
-        catch (IOException ex)
+        catch
         {
-            await app.DisposeAsync().ConfigureAwait(false);
-            throw new EnclaveException(EnclaveStatusCode.FailedPrecondition, $"The provision server cannot listen on {options.ListenAddress}: {ex.Message}", ex);
+            if (app is not null)
+            {
+                await app.DisposeAsync().ConfigureAwait(false);
+            }
+
+            if (metricsEndpoint is not null)
+            {
+                await metricsEndpoint.DisposeAsync().ConfigureAwait(false);
+            }
+
+            metrics.Dispose();
+            if (ownsWork)
+            {
+                Directory.Delete(work, recursive: true);
+            }
+
+            throw;
+        }
+    }
+
+    private void Started(ILogger logger, ProvisionServerOptions options, bool hasToken)
+    {
+        var bound = Address;
+        var authentication = options.Security.Type == ChannelSecurityType.MutualTls ? "mutual TLS client certificates" : hasToken ? "a bearer token" : "NOTHING";
+        if (!hasToken && options.Security.Type != ChannelSecurityType.MutualTls)
+        {
+            LogInsecure(logger, bound);
         }
 
-        var bound = CommunicatorServers.BoundAddress(app);
-        var authentication = options.Security.Type == ChannelSecurityType.MutualTls ? "mutual TLS client certificates" : token is not null ? "a bearer token" : "NOTHING";
-        if (token is null && options.Security.Type != ChannelSecurityType.MutualTls)
+        LogStarted(logger, bound, ChannelSecurity.FormatType(options.Security.Type), authentication, _workDirectory);
+        if (MetricsUrl is { } metricsUrl)
         {
-            LogInsecure(logger, bound.ToString());
+            LogMetrics(logger, metricsUrl);
         }
 
-        LogStarted(logger, bound.ToString(), ChannelSecurity.FormatType(options.Security.Type), authentication, work);
-        return new ProvisionServer(app, service, bound, work, ownsWork);
+        _health.SetServing($"provision server on {bound}");
     }
 
     /// <summary>Stops accepting, stops every enclave's proxy (they get <see cref="ProvisionServerOptions.ShutdownTimeout"/>), removes the files.</summary>
@@ -84,9 +142,16 @@ public sealed partial class ProvisionServer : IAsyncDisposable
             return;
         }
 
+        _health.SetNotServing("stopping");
         await _service.StopAllAsync().ConfigureAwait(false);
         await _app.StopAsync(CancellationToken.None).ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
+        if (_metricsEndpoint is not null)
+        {
+            await _metricsEndpoint.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _metrics.Dispose();
         if (_ownsWorkDirectory && Directory.Exists(_workDirectory))
         {
             Directory.Delete(_workDirectory, recursive: true);
@@ -118,4 +183,7 @@ public sealed partial class ProvisionServer : IAsyncDisposable
 
     [LoggerMessage(401, LogLevel.Information, "Provision server listening on {Address} ({Security}), authenticating callers by {Authentication}; work folder {Work}")]
     private static partial void LogStarted(ILogger logger, string address, string security, string authentication, string work);
+
+    [LoggerMessage(402, LogLevel.Information, "Provision server serves metrics at {Url} (and grpc.health.v1 over gRPC-Web)")]
+    private static partial void LogMetrics(ILogger logger, string url);
 }

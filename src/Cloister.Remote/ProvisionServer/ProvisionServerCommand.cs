@@ -25,6 +25,8 @@ public static class ProvisionServerCommand
             listen, tokenFile, allowInsecure, work, maxEnclaves, perClient, maxBytes, allowed, proxy,
         };
         security.AddTo(command);
+        var metrics = new MetricsCommandLine();
+        metrics.AddTo(command);
         command.SetAction(async (result, cancellationToken) =>
         {
             using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
@@ -40,6 +42,8 @@ public static class ProvisionServerCommand
                     MaxEnclaves = result.GetValue(maxEnclaves),
                     MaxEnclavesPerClient = result.GetValue(perClient),
                     ProxyPath = result.GetValue(proxy),
+                    MetricsPort = result.GetValue(metrics.Port),
+                    MetricsAddress = result.GetValue(metrics.Address) ?? MetricsEndpoint.DefaultAddress,
                 };
                 options.PackageLimits.MaxPackageBytes = result.GetValue(maxBytes);
                 foreach (var measurement in result.GetValue(allowed) ?? [])
@@ -57,6 +61,11 @@ public static class ProvisionServerCommand
                 await using (server.ConfigureAwait(false))
                 {
                     await Console.Out.WriteLineAsync($"Provision server listening on {server.Address}").ConfigureAwait(false);
+                    if (server.MetricsUrl is { } metricsUrl)
+                    {
+                        await Console.Out.WriteLineAsync($"Provision server serves metrics at {metricsUrl}").ConfigureAwait(false);
+                    }
+
                     try
                     {
                         await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);

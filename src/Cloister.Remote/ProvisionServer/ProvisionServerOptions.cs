@@ -43,6 +43,17 @@ public sealed class ProvisionServerOptions
     /// <summary>How long a released proxy gets to exit before it is killed. Default 5 s.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// When set, the server serves Prometheus metrics at <c>http://MetricsAddress:MetricsPort/metrics</c> (enclaves running,
+    /// uploads, refusals by reason, and its proxies' exits) and grpc.health.v1 (over gRPC-Web) on the same port; 0 lets the
+    /// system pick a port (see <see cref="ProvisionServer.MetricsUrl"/>). Default: <see langword="null"/>, no metrics
+    /// endpoint. See docs/observability.md.
+    /// </summary>
+    public int? MetricsPort { get; set; }
+
+    /// <summary>The address the metrics endpoint binds. Default <c>127.0.0.1</c>: loopback, nothing is exposed unless asked.</summary>
+    public string MetricsAddress { get; set; } = MetricsEndpoint.DefaultAddress;
+
     internal void Validate()
     {
         ArgumentNullException.ThrowIfNull(Security, $"{nameof(ProvisionServerOptions)}.{nameof(Security)}");
@@ -56,6 +67,11 @@ public sealed class ProvisionServerOptions
         if (MaxEnclaves <= 0 || MaxEnclavesPerClient <= 0)
         {
             throw new EnclaveException(EnclaveStatusCode.InvalidArgument, $"{nameof(MaxEnclaves)} and {nameof(MaxEnclavesPerClient)} must be positive.");
+        }
+
+        if (MetricsPort is < 0 or > 65535)
+        {
+            throw new EnclaveException(EnclaveStatusCode.InvalidArgument, $"{nameof(ProvisionServerOptions)}.{nameof(MetricsPort)} (--metrics-port) must be from 0 to 65535, not {MetricsPort}.");
         }
 
         PackageLimits.Validate();

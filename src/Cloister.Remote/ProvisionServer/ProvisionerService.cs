@@ -17,12 +17,14 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
     private readonly string? _token;
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
+    private readonly ProvisionServerMetrics _metrics;
     private readonly ConcurrentDictionary<string, ProvisionedEnclave> _enclaves = new(StringComparer.Ordinal);
     private readonly Lock _admission = new();
     private volatile bool _stopping;
 
-    public ProvisionerService(ProvisionServerOptions options, EndpointAddress listen, string work, string? token, ILoggerFactory loggerFactory)
+    public ProvisionerService(ProvisionServerOptions options, EndpointAddress listen, string work, string? token, ProvisionServerMetrics metrics, ILoggerFactory loggerFactory)
     {
+        _metrics = metrics;
         _options = options;
         _listen = listen;
         _work = work;
@@ -39,19 +41,22 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
         var cancellationToken = context.CancellationToken;
         if (!await requestStream.MoveNext(cancellationToken).ConfigureAwait(false) || requestStream.Current.KindCase != ProvisionMessage.KindOneofCase.Start)
         {
-            throw Reject("protocol", StatusCode.InvalidArgument, "A Provision call must start with a ProvisionStart message.");
+            throw Reject(RejectionReason.InvalidRequest, StatusCode.InvalidArgument, "A Provision call must start with a ProvisionStart message.");
         }
 
         var start = requestStream.Current.Start;
         Validate(start);
         var enclave = Admit(client, start.EnclaveName);
         LocalProxyProvision? provision = null;
+        var running = false;
+        var failure = RejectionReason.InvalidPackage;
         try
         {
             var package = Path.Combine(enclave.Folder, "package" + EnclavePackage.FileExtension);
             await ReceivePackageAsync(requestStream, responseStream, package, start.PackageSize, cancellationToken).ConfigureAwait(false);
             var contents = await VerifyAsync(package, cancellationToken).ConfigureAwait(false);
 
+            failure = RejectionReason.LaunchFailed;
             provision = new LocalProxyProvision(new LocalProxyProvisionOptions { ProxyPath = _options.ProxyPath }, _loggerFactory);
             await provision.ProvisionAsync(new ProxyProvisionRequest
             {
@@ -65,6 +70,8 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
                 Security = _options.Security,
             }, cancellationToken).ConfigureAwait(false);
             enclave.Start(provision, contents.Measurement);
+            _metrics.EnclaveStarted();
+            running = true;
             LogLaunched(enclave.Id, start.EnclaveName, client, provision.ProcessId ?? 0, contents.Measurement);
             await responseStream.WriteAsync(new ProvisionEvent
             {
@@ -85,7 +92,7 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
         }
         catch (EnclaveException ex)
         {
-            throw Reject("package", (StatusCode)ex.StatusCode, ex.Message);
+            throw Reject(failure, (StatusCode)ex.StatusCode, ex.Message);
         }
         catch (IOException ex) when (cancellationToken.IsCancellationRequested)
         {
@@ -93,6 +100,11 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
         }
         finally
         {
+            if (running)
+            {
+                _metrics.EnclaveEnded();
+            }
+
             if (provision is not null)
             {
                 await provision.DisposeAsync().ConfigureAwait(false);
@@ -174,7 +186,7 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
         if (_options.Security.Type == ChannelSecurityType.MutualTls)
         {
             identity = connection.ClientCertificate?.Subject
-                ?? throw Reject("unauthenticated", StatusCode.Unauthenticated, "This provision server requires a client certificate (mutual TLS).");
+                ?? throw Reject(RejectionReason.Unauthenticated, StatusCode.Unauthenticated, "This provision server requires a client certificate (mutual TLS).");
         }
 
         if (_token is not null)
@@ -182,7 +194,7 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
             var header = context.RequestHeaders.GetValue("authorization");
             if (header is null || !header.StartsWith("Bearer ", StringComparison.Ordinal) || !ProvisionServer.TokenMatches(_token, header["Bearer ".Length..]))
             {
-                throw Reject("unauthenticated", StatusCode.Unauthenticated, "This provision server requires a bearer token: send 'authorization: Bearer <token>' (RemoteProvisionOptions.BearerToken, --provision-token-file).");
+                throw Reject(RejectionReason.Unauthenticated, StatusCode.Unauthenticated, "This provision server requires a bearer token: send 'authorization: Bearer <token>' (RemoteProvisionOptions.BearerToken, --provision-token-file).");
             }
 
             identity ??= "token";
@@ -195,12 +207,12 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
     {
         if (string.IsNullOrWhiteSpace(start.EnclaveName) || string.IsNullOrWhiteSpace(start.SessionToken) || string.IsNullOrWhiteSpace(start.ClientAddress))
         {
-            throw Reject("protocol", StatusCode.InvalidArgument, "ProvisionStart needs enclave_name, client_address and session_token.");
+            throw Reject(RejectionReason.InvalidRequest, StatusCode.InvalidArgument, "ProvisionStart needs enclave_name, client_address and session_token.");
         }
 
         if ((long)start.PackageSize > _options.PackageLimits.MaxPackageBytes)
         {
-            throw Reject("too-large", StatusCode.ResourceExhausted,
+            throw Reject(RejectionReason.TooLarge, StatusCode.ResourceExhausted,
                 $"The package of '{start.EnclaveName}' is {start.PackageSize} bytes, over this server's limit of {_options.PackageLimits.MaxPackageBytes} bytes (--max-package-bytes).");
         }
 
@@ -210,7 +222,7 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
         }
         catch (EnclaveException ex)
         {
-            throw Reject("protocol", StatusCode.InvalidArgument, ex.Message);
+            throw Reject(RejectionReason.InvalidRequest, StatusCode.InvalidArgument, ex.Message);
         }
     }
 
@@ -221,18 +233,18 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
         {
             if (_stopping)
             {
-                throw Reject("stopping", StatusCode.Unavailable, "The provision server is shutting down.");
+                throw Reject(RejectionReason.Stopping, StatusCode.Unavailable, "The provision server is shutting down.");
             }
 
             if (_enclaves.Count >= _options.MaxEnclaves)
             {
-                throw Reject("limit", StatusCode.ResourceExhausted, $"This provision server already runs {_enclaves.Count} enclaves, its limit (--max-enclaves).");
+                throw Reject(RejectionReason.Limit, StatusCode.ResourceExhausted, $"This provision server already runs {_enclaves.Count} enclaves, its limit (--max-enclaves).");
             }
 
             var mine = _enclaves.Values.Count(e => e.Client == client);
             if (mine >= _options.MaxEnclavesPerClient)
             {
-                throw Reject("quota", StatusCode.ResourceExhausted, $"Client '{client}' already runs {mine} enclaves here, its quota (--max-enclaves-per-client).");
+                throw Reject(RejectionReason.Limit, StatusCode.ResourceExhausted, $"Client '{client}' already runs {mine} enclaves here, its quota (--max-enclaves-per-client).");
             }
 
             var id = Guid.NewGuid().ToString("N")[..12];
@@ -261,6 +273,25 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
 
     private async Task ReceivePackageAsync(IAsyncStreamReader<ProvisionMessage> requests, IServerStreamWriter<ProvisionEvent> events, string path, ulong size, CancellationToken cancellationToken)
     {
+        _metrics.UploadStarted();
+        try
+        {
+            await ReceivePackageCoreAsync(requests, events, path, size, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
+        {
+            // The host went away mid-upload; refusals (RpcException) were counted where they were made.
+            _metrics.Rejected(RejectionReason.UploadFailed);
+            throw;
+        }
+        finally
+        {
+            _metrics.UploadEnded();
+        }
+    }
+
+    private async Task ReceivePackageCoreAsync(IAsyncStreamReader<ProvisionMessage> requests, IServerStreamWriter<ProvisionEvent> events, string path, ulong size, CancellationToken cancellationToken)
+    {
         var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0, useAsync: true);
         await using (file.ConfigureAwait(false))
         {
@@ -272,9 +303,10 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
                 {
                     case ProvisionMessage.KindOneofCase.Chunk:
                         received += (ulong)message.Chunk.Length;
+                        _metrics.Received(message.Chunk.Length);
                         if (received > size)
                         {
-                            throw Reject("upload", StatusCode.InvalidArgument, $"The upload sent more than the {size} bytes it announced.");
+                            throw Reject(RejectionReason.UploadFailed, StatusCode.InvalidArgument, $"The upload sent more than the {size} bytes it announced.");
                         }
 
                         await file.WriteAsync(message.Chunk.Memory, cancellationToken).ConfigureAwait(false);
@@ -288,13 +320,13 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
                     case ProvisionMessage.KindOneofCase.UploadComplete when received == size:
                         return;
                     case ProvisionMessage.KindOneofCase.UploadComplete:
-                        throw Reject("upload", StatusCode.InvalidArgument, $"The upload ended after {received} of the {size} bytes it announced.");
+                        throw Reject(RejectionReason.UploadFailed, StatusCode.InvalidArgument, $"The upload ended after {received} of the {size} bytes it announced.");
                     default:
-                        throw Reject("protocol", StatusCode.InvalidArgument, $"Unexpected {message.KindCase} message during the upload.");
+                        throw Reject(RejectionReason.InvalidRequest, StatusCode.InvalidArgument, $"Unexpected {message.KindCase} message during the upload.");
                 }
             }
 
-            throw Reject("upload", StatusCode.Cancelled, $"The upload was cut off after {received} of {size} bytes.");
+            throw Reject(RejectionReason.UploadFailed, StatusCode.Cancelled, $"The upload was cut off after {received} of {size} bytes.");
         }
     }
 
@@ -303,7 +335,7 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
         var contents = await EnclavePackage.VerifyAsync(package, _options.PackageLimits, cancellationToken).ConfigureAwait(false);
         if (_options.AllowedMeasurements.Count > 0 && !_options.AllowedMeasurements.Contains(contents.Measurement))
         {
-            throw Reject("measurement", StatusCode.PermissionDenied,
+            throw Reject(RejectionReason.NotAllowed, StatusCode.PermissionDenied,
                 $"Package measurement {contents.Measurement} is not on this server's allow-list (--allowed-measurement); it was not run.");
         }
 
@@ -346,9 +378,10 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
         return EndpointAddress.Tcp(peer.ToString(), parsed.Port).ToString();
     }
 
-    private RpcException Reject(string reason, StatusCode code, string message)
+    private RpcException Reject(RejectionReason reason, StatusCode code, string message)
     {
-        LogRejected(reason, message);
+        _metrics.Rejected(reason);
+        LogRejected(ProvisionServerMetrics.Name(reason), message);
         return new RpcException(new Status(code, message));
     }
 

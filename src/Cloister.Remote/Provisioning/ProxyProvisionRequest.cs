@@ -35,4 +35,7 @@ public sealed record ProxyProvisionRequest
 
     /// <summary>The address the proxy's metrics endpoint binds (<c>--metrics-address</c>); <see langword="null"/> for loopback.</summary>
     public string? MetricsAddress { get; init; }
+
+    /// <summary>The loading enclave's measurements, for the provisioning stages a provision times itself (the upload).</summary>
+    internal CallTelemetry? Telemetry { get; init; }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Cloister.Remote.Protocol;
 using Google.Protobuf;
 using Grpc.Core;
@@ -50,6 +51,9 @@ public sealed partial class RemoteProxyProvision : IRemoteProvision
     /// <summary>The provision server's id for the enclave, once started (for <c>cloister kill</c>).</summary>
     public string? EnclaveId { get; private set; }
 
+    /// <summary>When the server had received the whole package (a <see cref="Stopwatch"/> timestamp); 0 until then.</summary>
+    internal long UploadedTimestamp { get; private set; }
+
     /// <inheritdoc />
     public async ValueTask ProvisionAsync(ProxyProvisionRequest request, CancellationToken cancellationToken)
     {
@@ -57,6 +61,8 @@ public sealed partial class RemoteProxyProvision : IRemoteProvision
         var size = new FileInfo(request.PackagePath) is { Exists: true } file
             ? file.Length
             : throw new EnclaveException(EnclaveStatusCode.NotFound, $"Enclave package '{request.PackagePath}' does not exist.");
+        // The upload stage runs from here, retries included, until the server has every byte.
+        var uploadStarted = Stopwatch.GetTimestamp();
         _channel = _server.CreateChannel(_security);
         var client = new Provisioner.ProvisionerClient(_channel);
         for (var attempt = 0; ; attempt++)
@@ -64,6 +70,11 @@ public sealed partial class RemoteProxyProvision : IRemoteProvision
             try
             {
                 await StartAsync(client, request, size, cancellationToken).ConfigureAwait(false);
+                if (request.Telemetry is { } telemetry)
+                {
+                    CloisterTelemetry.RecordStage(telemetry, ProvisionStages.Upload, uploadStarted, UploadedTimestamp);
+                }
+
                 return;
             }
             catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable && attempt < _options.UploadRetries && !cancellationToken.IsCancellationRequested)
@@ -90,6 +101,7 @@ public sealed partial class RemoteProxyProvision : IRemoteProvision
 
     private async Task StartAsync(Provisioner.ProvisionerClient client, ProxyProvisionRequest request, long size, CancellationToken cancellationToken)
     {
+        UploadedTimestamp = 0;
         var headers = new Metadata();
         if (_options.BearerToken is { } token)
         {
@@ -129,8 +141,18 @@ public sealed partial class RemoteProxyProvision : IRemoteProvision
         await SendAsync(new ProvisionMessage { UploadComplete = true }, cancellationToken).ConfigureAwait(false);
         while (await _call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
         {
-            if (_call.ResponseStream.Current.Started is { } started)
+            var reply = _call.ResponseStream.Current;
+            if (reply.KindCase == ProvisionEvent.KindOneofCase.ReceivedBytes && reply.ReceivedBytes >= (ulong)size)
             {
+                UploadedTimestamp = Stopwatch.GetTimestamp();
+            }
+            else if (reply.Started is { } started)
+            {
+                if (UploadedTimestamp == 0)
+                {
+                    UploadedTimestamp = Stopwatch.GetTimestamp();
+                }
+
                 EnclaveId = started.Id;
                 LogStarted(request.EnclaveName, _server.ToString(), started.Id, started.ProcessId);
                 _ = WatchAsync(_call);

@@ -54,7 +54,7 @@ internal static class CloisterTelemetry
         new InstrumentAdvice<double> { HistogramBucketBoundaries = LifecycleBuckets });
 
     public static readonly Histogram<double> ProvisionDuration = Meter.CreateHistogram("cloister.enclave.provision.duration", "s",
-        "How long each stage of a load took (cloister.provision.stage: spawn, connect, initialize).", tags: null,
+        "How long each stage of a load took (cloister.provision.stage: upload, spawn, connect, initialize).", tags: null,
         new InstrumentAdvice<double> { HistogramBucketBoundaries = LifecycleBuckets });
 
     public static readonly Counter<long> Destroys = Meter.CreateCounter<long>("cloister.enclave.destroys", "{destroy}",
@@ -112,13 +112,17 @@ internal static class CloisterTelemetry
     }
 
     /// <summary>A provisioning stage's duration, for the enclave of <paramref name="telemetry"/>.</summary>
-    public static void RecordStage(CallTelemetry telemetry, string stage, long startTimestamp)
+    public static void RecordStage(CallTelemetry telemetry, string stage, long startTimestamp) =>
+        RecordStage(telemetry, stage, startTimestamp, Stopwatch.GetTimestamp());
+
+    /// <summary>A provisioning stage's duration from <paramref name="startTimestamp"/> to <paramref name="endTimestamp"/>.</summary>
+    public static void RecordStage(CallTelemetry telemetry, string stage, long startTimestamp, long endTimestamp)
     {
         if (ProvisionDuration.Enabled)
         {
             var tags = telemetry.LifecycleTags;
             tags.Add(CloisterTags.Stage, stage);
-            ProvisionDuration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, tags);
+            ProvisionDuration.Record(Stopwatch.GetElapsedTime(startTimestamp, endTimestamp).TotalSeconds, tags);
         }
     }
 }
@@ -135,6 +139,7 @@ internal static class CloisterTags
     public const string StatusCode = "cloister.status_code";
     public const string Stage = "cloister.provision.stage";
     public const string ExitReason = "cloister.proxy.exit.reason";
+    public const string RejectionReason = "cloister.rejection.reason";
 
     /// <summary>How many hex digits of the measurement tag metrics: enough to tell builds apart, short enough to read.</summary>
     public const int MeasurementPrefixLength = 12;
@@ -160,6 +165,9 @@ internal enum CallSide
 /// <summary>The provisioning stages of a load, as tagged on <c>cloister.enclave.provision.duration</c>.</summary>
 internal static class ProvisionStages
 {
+    /// <summary>Sending the package to a provision server, until it has received all of it (remote provisioning only).</summary>
+    public const string Upload = "upload";
+
     public const string Spawn = "spawn";
     public const string Connect = "connect";
     public const string Initialize = "initialize";

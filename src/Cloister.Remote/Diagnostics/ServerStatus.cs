@@ -8,12 +8,14 @@ using Grpc.Net.Client.Web;
 namespace Cloister.Remote;
 
 /// <summary>
-/// What <c>cloister status</c> shows about a proxy: its grpc.health.v1 status and the key figures of its metrics, both read
-/// from its metrics endpoint (<c>--metrics-port</c>).
+/// What <c>cloister status</c> shows about a proxy or a provision server: its grpc.health.v1 status and the key figures of
+/// its metrics, both read from its metrics endpoint (<c>--metrics-port</c>). Which of the two answered, the metrics say.
 /// </summary>
-internal sealed class ProxyStatus
+internal sealed class ServerStatus
 {
-    private ProxyStatus(Uri address, HealthCheckResponse.Types.ServingStatus health, List<PrometheusSample> samples)
+    private const string ProvisionServerPrefix = "cloister_provision_server_";
+
+    private ServerStatus(Uri address, HealthCheckResponse.Types.ServingStatus health, List<PrometheusSample> samples)
     {
         Address = address;
         Health = health;
@@ -29,13 +31,16 @@ internal sealed class ProxyStatus
 
     public bool IsServing => Health == HealthCheckResponse.Types.ServingStatus.Serving;
 
-    /// <summary>Reads health and metrics from a proxy's metrics endpoint.</summary>
+    /// <summary>Whether a provision server answered (its metrics have the <c>cloister.provision_server.*</c> figures), not a proxy.</summary>
+    public bool IsProvisionServer => Samples.Any(s => s.Name.StartsWith(ProvisionServerPrefix, StringComparison.Ordinal));
+
+    /// <summary>Reads health and metrics from the metrics endpoint of a proxy or a provision server.</summary>
     /// <param name="address"><c>host:port</c>, <c>[IPv6]:port</c> or an <c>http://</c> URL of the endpoint (its path is ignored).</param>
     /// <param name="timeout">How long each of the two requests may take.</param>
     /// <param name="cancellationToken">Cancels the requests.</param>
     /// <exception cref="EnclaveException"><see cref="EnclaveStatusCode.InvalidArgument"/> for a bad address,
     /// <see cref="EnclaveStatusCode.Unavailable"/> when nothing answers there.</exception>
-    public static async Task<ProxyStatus> ReadAsync(string address, TimeSpan timeout, CancellationToken cancellationToken)
+    public static async Task<ServerStatus> ReadAsync(string address, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var baseAddress = ParseAddress(address);
         using var handler = new SocketsHttpHandler { ConnectTimeout = timeout };
@@ -61,7 +66,7 @@ internal sealed class ProxyStatus
         {
             var why = ex.Status.DebugException is { } inner ? $"{ex.Status.Detail} {inner.Message}" : ex.Status.Detail;
             throw new EnclaveException(EnclaveStatusCode.Unavailable,
-                $"No Cloister health service answers at {baseAddress} ({ex.StatusCode}: {why}). Give the proxy's metrics address: the port of `cloister proxy --metrics-port` (RemoteProxyConfig.ProxyMetricsPort).", ex);
+                $"No Cloister health service answers at {baseAddress} ({ex.StatusCode}: {why}). Give the metrics address of a proxy or a provision server: the port of their --metrics-port (RemoteProxyConfig.ProxyMetricsPort, ProvisionServerOptions.MetricsPort).", ex);
         }
 
         string text;
@@ -74,7 +79,7 @@ internal sealed class ProxyStatus
             throw new EnclaveException(EnclaveStatusCode.Unavailable, $"The metrics at {new Uri(baseAddress, MetricsEndpoint.MetricsPath)} cannot be read: {ex.Message}", ex);
         }
 
-        return new ProxyStatus(baseAddress, health, PrometheusText.Parse(text));
+        return new ServerStatus(baseAddress, health, PrometheusText.Parse(text));
     }
 
     private static Uri ParseAddress(string address)
@@ -89,12 +94,39 @@ internal sealed class ProxyStatus
 
         var endpoint = EndpointAddress.Parse(address, "--address");
         return endpoint.IsUnixSocket
-            ? throw new EnclaveException(EnclaveStatusCode.InvalidArgument, $"--address '{address}' is a Unix socket; give the proxy's metrics address (host:port of --metrics-port).")
+            ? throw new EnclaveException(EnclaveStatusCode.InvalidArgument, $"--address '{address}' is a Unix socket; give the metrics address (host:port of --metrics-port) of the proxy or provision server.")
             : endpoint.ChannelUri(tls: false);
     }
 
     /// <summary>The figures, one line each, for people.</summary>
-    public IEnumerable<string> Describe()
+    public IEnumerable<string> Describe() => IsProvisionServer ? DescribeProvisionServer() : DescribeProxy();
+
+    private IEnumerable<string> DescribeProvisionServer()
+    {
+        yield return $"Provision server at {Address}: {HealthName(Health)}";
+        yield return $"  enclaves      {Count(Total("cloister_provision_server_enclaves"))} running";
+        yield return $"  uploads       {Count(Total("cloister_provision_server_uploads_active"))} in flight, {FormatBytes(Total("cloister_provision_server_upload_size_bytes_total"))} received";
+        yield return $"  rejections    {DescribeByLabel("cloister_provision_server_rejections_total", Labels.RejectionReason)}";
+        yield return $"  proxy exits   {DescribeByLabel("cloister_proxy_exits_total", Labels.ExitReason)}";
+    }
+
+    /// <summary>The total of a counter, and its non-zero parts by one label, most first: "3 (limit 2, unauthenticated 1)".</summary>
+    private string DescribeByLabel(string name, string label)
+    {
+        var parts = Samples.Where(s => s.Name == name)
+            .GroupBy(s => s.Label(label))
+            .Select(g => (Value: g.Key, Count: g.Sum(s => s.Value)))
+            .Where(g => g.Count > 0)
+            .OrderByDescending(g => g.Count)
+            .ThenBy(g => g.Value, StringComparer.Ordinal)
+            .ToList();
+        var total = Count(parts.Sum(p => p.Count));
+        return parts.Count == 0 ? total : $"{total} ({string.Join(", ", parts.Select(p => $"{p.Value} {Count(p.Count)}"))})";
+    }
+
+    private double Total(string name) => Samples.Where(s => s.Name == name).Sum(s => s.Value);
+
+    private IEnumerable<string> DescribeProxy()
     {
         yield return $"Proxy at {Address}: {HealthName(Health)}";
         var enclaves = Samples.Select(s => s.Label(Labels.Enclave)).Where(n => n.Length > 0).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
@@ -209,5 +241,7 @@ internal sealed class ProxyStatus
         public const string Side = "cloister_call_side";
         public const string Direction = "cloister_call_direction";
         public const string Status = "cloister_status_code";
+        public const string RejectionReason = "cloister_rejection_reason";
+        public const string ExitReason = "cloister_proxy_exit_reason";
     }
 }
