@@ -145,17 +145,22 @@ internal sealed class CommunicatorService(ICallDispatcher dispatcher) : Communic
     public void Dispose() => _sweeper?.Dispose();
 
     /// <summary>
-    /// The serving end of one session: reads calls and cancellations, runs each call on the thread pool (so a slow call
-    /// holds up no other), and writes the replies as they finish. When the caller ends the stream or the server stops, it
-    /// reads no more, lets the running calls finish and write their replies, and returns; when the caller is gone, the
-    /// running calls are cancelled.
+    /// The serving end of one session: reads calls and cancellations, runs the calls, and writes the replies as they
+    /// finish. When the caller ends the stream or the server stops, it reads no more, lets the running calls finish and
+    /// write their replies, and returns; when the caller is gone, the running calls are cancelled.
     /// </summary>
+    /// <remarks>
+    /// A call runs on the thread that read its frame, and the reading goes on in a work item of its own: the call starts
+    /// without waiting for a thread, and a slow or blocking call holds up no other call and no cancel frame.
+    /// </remarks>
     private sealed class ServedSession(CommunicatorService service, ICallTarget target, IServerStreamWriter<SessionFrame> replies, CancellationToken callerGone)
     {
         private readonly ConcurrentDictionary<ulong, ServedCall> _running = new();
         private readonly CancellationToken _callerGone = callerGone;
         private readonly SemaphoreSlim _writeLock = new(1, 1);
         private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private IAsyncStreamReader<SessionFrame>? _requests;
+        private CancellationTokenSource? _reading;
 
         // The reader's own reference plus one per running call: the session ends when it reaches zero.
         private int _references = 1;
@@ -163,14 +168,24 @@ internal sealed class CommunicatorService(ICallDispatcher dispatcher) : Communic
         public async Task RunAsync(IAsyncStreamReader<SessionFrame> requests, CancellationToken stopping)
         {
             using var reading = CancellationTokenSource.CreateLinkedTokenSource(_callerGone, stopping);
+            _requests = requests;
+            _reading = reading;
+            _ = ReadAsync();
+            await _drained.Task.ConfigureAwait(false);
+        }
+
+        private async Task ReadAsync()
+        {
+            var requests = _requests!;
+            ServedCall? call = null;
             try
             {
-                while (await requests.MoveNext(reading.Token).ConfigureAwait(false))
+                while (call is null && await requests.MoveNext(_reading!.Token).ConfigureAwait(false))
                 {
                     var frame = requests.Current;
-                    if (frame.Call is { } call)
+                    if (frame.Call is { } request)
                     {
-                        Start(call);
+                        call = Start(request);
                     }
                     else if (frame.FrameCase == SessionFrame.FrameOneofCase.Cancel && _running.TryGetValue(frame.Cancel, out var running))
                     {
@@ -178,16 +193,23 @@ internal sealed class CommunicatorService(ICallDispatcher dispatcher) : Communic
                     }
                 }
             }
-            catch (Exception ex) when (ex is OperationCanceledException or IOException or RpcException)
+            catch (Exception ex) when (ex is OperationCanceledException or IOException or RpcException or InvalidOperationException)
             {
                 // The caller went away or the server is stopping: read no more.
             }
 
-            Release();
-            await _drained.Task.ConfigureAwait(false);
+            if (call is null)
+            {
+                Release();
+                return;
+            }
+
+            // Hand the reading on, and run this call here and now.
+            ThreadPool.UnsafeQueueUserWorkItem(static session => _ = session.ReadAsync(), this, preferLocal: true);
+            await RunCallAsync(call).ConfigureAwait(false);
         }
 
-        private void Start(CallRequest request)
+        private ServedCall? Start(CallRequest request)
         {
             var call = new ServedCall(this, request);
             if (!_running.TryAdd(request.CallId, call))
@@ -198,11 +220,11 @@ internal sealed class CommunicatorService(ICallDispatcher dispatcher) : Communic
                     CallId = request.CallId,
                     Error = new Error { Code = (int)EnclaveStatusCode.InvalidArgument, Message = $"Call id {request.CallId} is already running on this session." },
                 });
-                return;
+                return null;
             }
 
             Interlocked.Increment(ref _references);
-            ThreadPool.UnsafeQueueUserWorkItem(call, preferLocal: true);
+            return call;
         }
 
         private async Task RunCallAsync(ServedCall call)
@@ -272,7 +294,7 @@ internal sealed class CommunicatorService(ICallDispatcher dispatcher) : Communic
         }
 
         /// <summary>One running call: its request, and its token (the caller's cancel frame, its timeout, the caller gone).</summary>
-        private sealed class ServedCall : IThreadPoolWorkItem, IDisposable
+        private sealed class ServedCall : IDisposable
         {
             private readonly ServedSession _session;
             private readonly CancellationTokenSource _cancellation;
@@ -311,8 +333,6 @@ internal sealed class CommunicatorService(ICallDispatcher dispatcher) : Communic
             public Error CancelledError() => _cancelledByCaller || _session._callerGone.IsCancellationRequested
                 ? new Error { Code = (int)EnclaveStatusCode.Cancelled, Message = $"Call '{Request.Selector}' was cancelled by its caller." }
                 : new Error { Code = (int)EnclaveStatusCode.DeadlineExceeded, Message = $"Call '{Request.Selector}' passed its deadline." };
-
-            public void Execute() => _ = _session.RunCallAsync(this);
 
             public void Dispose() => _cancellation.Dispose();
         }

@@ -95,17 +95,24 @@ internal sealed class CommunicatorSession : IDisposable
         }
     }
 
+    /// <summary>
+    /// Reads the next reply and completes its call on this thread, after handing the reading on to a work item of its
+    /// own: the caller's continuation runs without waiting for a thread, and a caller that blocks in it holds up no
+    /// other reply.
+    /// </summary>
     private async Task ReadRepliesAsync()
     {
+        var replies = _call.ResponseStream;
         Status failure;
         try
         {
-            var replies = _call.ResponseStream;
             while (await replies.MoveNext(CancellationToken.None).ConfigureAwait(false))
             {
                 if (replies.Current.Reply is { } reply && _pending.TryRemove(reply.CallId, out var pending))
                 {
+                    ThreadPool.UnsafeQueueUserWorkItem(static session => _ = session.ReadRepliesAsync(), this, preferLocal: true);
                     pending.Complete(reply);
+                    return;
                 }
             }
 
@@ -137,23 +144,30 @@ internal sealed class CommunicatorSession : IDisposable
     /// <summary>Ends the stream: pending calls fail, the serving side cancels what it still runs.</summary>
     public void Dispose() => _call.Dispose();
 
-    /// <summary>A call waiting for its reply. Its continuation runs on the thread pool, never on the reader's loop.</summary>
-    private sealed class PendingCall(CommunicatorSession session, ulong callId) : TaskCompletionSource<CallReply>(TaskCreationOptions.RunContinuationsAsynchronously)
+    /// <summary>
+    /// A call waiting for its reply. A reply resumes the caller on the reader's thread (see <see cref="ReadRepliesAsync"/>);
+    /// a failure or a cancellation resumes it on the thread pool, never inside the code that cancelled its token.
+    /// </summary>
+    private sealed class PendingCall(CommunicatorSession session, ulong callId) : TaskCompletionSource<CallReply>
     {
         public void Complete(CallReply reply) => TrySetResult(reply);
 
         public void Fail(RpcException exception)
         {
             session._pending.TryRemove(callId, out _);
-            TrySetException(exception);
+            ThreadPool.UnsafeQueueUserWorkItem(static state => state.Call.TrySetException(state.Exception), (Call: this, Exception: exception), preferLocal: false);
         }
 
         /// <summary>The caller stops waiting (cancelled, or past its deadline) and tells the serving side, best effort.</summary>
         public void Abandon(Status status)
         {
-            if (session._pending.TryRemove(callId, out _) && TrySetException(new RpcException(status)) && !session.IsBroken)
+            if (session._pending.TryRemove(callId, out _))
             {
-                _ = session.WriteAsync(new SessionFrame { Cancel = callId }, pending: null);
+                Fail(new RpcException(status));
+                if (!session.IsBroken)
+                {
+                    _ = session.WriteAsync(new SessionFrame { Cancel = callId }, pending: null);
+                }
             }
         }
     }
