@@ -30,6 +30,50 @@ public sealed class TranslatorTests(GrpcPackages packages)
         Assert.Equal("", stopped.StandardOutput); // "Server started on port N" was the one and only line
     }
 
+    /// <summary>
+    /// A client of another gRPC stack, reduced to what every stack sends: HTTP/2 POST to
+    /// <c>/examples.grpc_server.Translator/GetTranslation</c>, <c>application/grpc</c>, a length-prefixed message whose bytes
+    /// are written here from the Asylo proto's field numbers (<c>input_word = 1</c>), no grpc-dotnet and no generated code.
+    /// The reply is read the same way (<c>translated_word = 1</c>), and the status from the trailers.
+    /// </summary>
+    [Fact]
+    public async Task A_client_of_any_grpc_stack_gets_sanctuary_for_asylo_from_the_wire_contract_alone()
+    {
+        await using var driver = await RunningDriver.StartAsync(packages.Translator, "sim");
+        using var http = new HttpClient();
+
+        var (status, message, reply) = await CallAsync("asylo"u8.ToArray());
+        Assert.Equal("0", status);
+        Assert.Equal([0x0A, 9, .. "sanctuary"u8.ToArray()], reply); // field 1, length-delimited, 9 bytes
+
+        (status, message, _) = await CallAsync(null);
+        Assert.Equal("3", status); // INVALID_ARGUMENT
+        Assert.Equal("No input word given", message);
+
+        async Task<(string? Status, string? Message, byte[] Reply)> CallAsync(byte[]? word)
+        {
+            byte[] body = word is null ? [] : [0x0A, (byte)word.Length, .. word];
+            byte[] frame = [0, .. System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(body.Length) is var n ? BitConverter.GetBytes(n) : [], .. body];
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{driver.Port}/examples.grpc_server.Translator/GetTranslation")
+            {
+                Content = new ByteArrayContent(frame),
+                Version = System.Net.HttpVersion.Version20, // plaintext HTTP/2 with prior knowledge, as gRPC clients do
+                VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            };
+            request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/grpc");
+            request.Headers.TryAddWithoutValidation("te", "trailers");
+            using var response = await http.SendAsync(request, TestContext.Current.CancellationToken).WaitAsync(Executables.Timeout);
+            var bytes = await response.Content.ReadAsByteArrayAsync(TestContext.Current.CancellationToken);
+            Assert.True(response.IsSuccessStatusCode && response.Version == System.Net.HttpVersion.Version20,
+                $"HTTP/{response.Version} {(int)response.StatusCode}: {System.Text.Encoding.UTF8.GetString(bytes)}");
+            var reply = bytes.Length >= 5 ? bytes[5..] : [];
+            Assert.Equal(bytes.Length >= 5 ? System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes.AsSpan(1)) : 0, reply.Length);
+            string? Header(string name) =>
+                response.TrailingHeaders.TryGetValues(name, out var t) ? t.Single() : response.Headers.TryGetValues(name, out var h) ? h.Single() : null;
+            return (Header("grpc-status"), Header("grpc-message") is { } m ? Uri.UnescapeDataString(m) : null, reply);
+        }
+    }
+
     [Theory]
     [InlineData("sim")]
     [InlineData("remote")]
