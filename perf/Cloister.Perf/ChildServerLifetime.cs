@@ -10,7 +10,11 @@ internal static class ChildServerLifetime
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var parentWatch = parentPid is { } pid ? new Timer(_ => StopIfGone(pid, stop), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)) : null;
-        var stdinClosed = Console.IsInputRedirected ? Task.Run(() => Console.In.ReadToEnd(), CancellationToken.None) : Task.Delay(Timeout.Infinite, stop.Token);
+        // The blocking read gets a thread of its own: on a thread-pool thread it would hold one of the pool's few threads
+        // (as many as cores, two here) for the server's whole life, and the server would have one fewer to serve with.
+        var stdinClosed = Console.IsInputRedirected
+            ? Task.Factory.StartNew(() => Console.In.ReadToEnd(), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)
+            : Task.Delay(Timeout.Infinite, stop.Token);
         try
         {
             await stdinClosed.WaitAsync(stop.Token);
