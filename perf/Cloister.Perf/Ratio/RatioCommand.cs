@@ -69,7 +69,9 @@ internal static class RatioCommand
 
         await Report.WriteJsonAsync(figures, output, CancellationToken.None);
         Console.WriteLine();
-        Console.WriteLine($"{figures.Count(f => f.Met)} of {figures.Count} goals met{(runner.StoppedAtLimit ? " (stopped at the time limit)" : "")}; written to {output}");
+        var goals = figures.Where(f => f.HasGoal).ToList();
+        var met = goals.Count > 0 ? $"{goals.Count(f => f.Met)} of {goals.Count} goals met" : "figures for information only, no goals";
+        Console.WriteLine($"{met}{(runner.StoppedAtLimit ? " (stopped at the time limit)" : "")}; written to {output}");
         return 0;
     }
 

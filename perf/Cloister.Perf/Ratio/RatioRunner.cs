@@ -214,8 +214,7 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
 
         list.Add(_telemetry.Figure());
 
-        // Figure names start with their number.
-        return list.Where(f => figures.Contains(f.Name[0] - '0')).ToList();
+        return list.Where(f => figures.Contains(f.Number)).ToList();
     }
 
     private static double MiBPerSecond(int size, LatencySamples samples) => size / (double)(1 << 20) / (samples.P50 / 1_000_000);
