@@ -16,12 +16,22 @@ internal sealed class BareServerProcess : IAsyncDisposable
     /// <summary>Where it listens, as bound.</summary>
     public BareAddress Address { get; }
 
-    public static async Task<BareServerProcess> StartAsync(BareAddress listen, BareAddress? callback, ChildProcessGuard children, CancellationToken cancellationToken)
+    /// <param name="listen">Where it listens.</param>
+    /// <param name="callback">Where its <c>Relay</c> calls back to; null when unused.</param>
+    /// <param name="tls">The certificates to serve TLS with; null for plaintext.</param>
+    /// <param name="children">Tracks the process.</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    public static async Task<BareServerProcess> StartAsync(BareAddress listen, BareAddress? callback, RunCertificates? tls, ChildProcessGuard children, CancellationToken cancellationToken)
     {
         List<string> arguments = ["--address", listen.ToString()];
         if (callback is not null)
         {
             arguments.AddRange(["--callback-address", callback.ToString()]);
+        }
+
+        if (tls is not null)
+        {
+            arguments.AddRange(["--tls-certificate", tls.ServerCertificate, "--tls-key", tls.ServerKey]);
         }
 
         return new BareServerProcess(await ServerProcess.StartSelfAsync(ServeBareCommand.Name, arguments, ServeBareCommand.ListeningPrefix, children, cancellationToken));

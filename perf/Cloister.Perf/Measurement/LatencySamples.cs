@@ -56,6 +56,12 @@ internal sealed class LatencySamples(string name, int capacity)
 
     public double P50 => Microseconds(50);
 
+    /// <summary>A payload of <paramref name="bytes"/> moved in the p50 time, in MiB/s.</summary>
+    public double MiBPerSecond(long bytes) => bytes / (double)(1 << 20) / (P50 / 1_000_000);
+
+    /// <summary>For operations that take milliseconds or more (loads): p50 and max in ms.</summary>
+    public string ToMillisecondsString() => $"{Name}: p50 {P50 / 1000:0.0} ms, max {Microseconds(100) / 1000:0.0} ms, n={Count}";
+
     public override string ToString()
     {
         var text = $"{Name}: p50 {Fixed(P50)}, p90 {Fixed(Microseconds(90))}, p99 {Fixed(Microseconds(99))}, n={Count}";

@@ -11,7 +11,8 @@ namespace Cloister.Perf.Ratio;
 /// <summary>
 /// Measures the floor (bare grpc-dotnet: this program as a client, <c>serve-bare</c> as a child process) and Cloister's
 /// remote backend (an <see cref="EnclaveManager"/> here, the enclave in a proxy process) over each transport, in
-/// alternating slices, and turns the result into <see cref="Figure"/>s.
+/// alternating slices, and turns the result into <see cref="Figure"/>s (figures 1–5 here, the others in a class each:
+/// <see cref="TelemetryOverhead"/>, <see cref="RemoteProvisioning"/>, <see cref="SecureChannels"/>).
 /// </summary>
 internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figures, ILoggerFactory loggerFactory, TextWriter progress)
 {
@@ -30,6 +31,12 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
     /// <summary>Figure 6, measured over the first transport only.</summary>
     private readonly TelemetryOverhead _telemetry = new(settings, loggerFactory, progress);
 
+    /// <summary>Figures 7 and 8, over TLS on TCP.</summary>
+    private readonly RemoteProvisioning _provisioning = new(settings, figures, loggerFactory, progress);
+
+    /// <summary>Figure 9, over TCP.</summary>
+    private readonly SecureChannels _secure = new(settings, loggerFactory, progress);
+
     public async Task<IReadOnlyList<Figure>> RunAsync(IReadOnlyList<Transport> transports, CancellationToken cancellationToken)
     {
         using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -41,12 +48,12 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
         {
             var benchPackage = await EnclaveFolders.PackAsync(EnclaveFolders.Bench, work, budget.Token);
             var loadPackage = LoadEnclave == EnclaveFolders.Bench ? benchPackage : await EnclaveFolders.PackAsync(LoadEnclave, work, budget.Token);
-            foreach (var transport in transports)
+            try
             {
-                var result = new TransportResults(transport, settings);
-                results.Add(result);
-                try
+                foreach (var transport in transports)
                 {
+                    var result = new TransportResults(transport, settings);
+                    results.Add(result);
                     if (figures.Overlaps([1, 2, 3, 4]))
                     {
                         await MeasureCallsAsync(result, benchPackage, work, children, budget.Token);
@@ -62,12 +69,26 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
                         await _telemetry.MeasureAsync(transport, benchPackage, children, budget.Token);
                     }
                 }
-                catch (Exception ex) when (budget.IsCancellationRequested && !cancellationToken.IsCancellationRequested && IsCancellation(ex))
+
+                // The TLS figures: TCP only, whatever --transport says.
+                if (figures.Overlaps([7, 8, 9]))
                 {
-                    StoppedAtLimit = true;
-                    progress.WriteLine($"The run reached its limit of {settings.Limit.TotalSeconds:0} s; figures not measured yet are n/a.");
-                    break;
+                    var certificates = RunCertificates.Create(Path.Combine(work, "certificates"));
+                    if (figures.Overlaps([7, 8]))
+                    {
+                        await _provisioning.MeasureAsync(loadPackage, LoadEnclave, work, certificates, children, budget.Token);
+                    }
+
+                    if (figures.Contains(9))
+                    {
+                        await _secure.MeasureAsync(benchPackage, certificates, children, budget.Token);
+                    }
                 }
+            }
+            catch (Exception ex) when (budget.IsCancellationRequested && !cancellationToken.IsCancellationRequested && IsCancellation(ex))
+            {
+                StoppedAtLimit = true;
+                progress.WriteLine($"The run reached its limit of {settings.Limit.TotalSeconds:0} s; figures not measured yet are n/a.");
             }
         }
         finally
@@ -83,6 +104,8 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
         }
 
         Details.AddRange(_telemetry.Describe());
+        Details.AddRange(_provisioning.Describe());
+        Details.AddRange(_secure.Describe());
 
         return Figures(results);
     }
@@ -93,8 +116,8 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
         BareAddress Listen(string socketName) => BareAddress.Parse(r.Transport == Transport.Unix ? $"unix:{Path.Combine(work, socketName)}" : "127.0.0.1:0");
 
         // The bare nested call's second leg comes back to a server in this process, as a Cloister host call does.
-        await using var callback = await BareServer.StartAsync(Listen("bare-callback.sock"), callback: null, cancellationToken);
-        await using var server = await BareServerProcess.StartAsync(Listen("bare.sock"), callback.Address, children, cancellationToken);
+        await using var callback = await BareServer.StartAsync(Listen("bare-callback.sock"), callback: null, certificate: null, cancellationToken);
+        await using var server = await BareServerProcess.StartAsync(Listen("bare.sock"), callback.Address, tls: null, children, cancellationToken);
         await using var floor = new BareFloor(server.Address);
         await using var host = new RemoteHost(HostAddress(r.Transport), children, loggerFactory);
         var enclave = await host.LoadAsync("bench", package, cancellationToken);
@@ -203,7 +226,7 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
         {
             foreach (var (size, (floorSamples, samples)) in r.Bulk)
             {
-                list.Add(Figure.AtLeast($"4 echo {size >> 20} MiB vs bare chunked stream ({r.Label})", "MiB/s", MiBPerSecond(size, floorSamples), MiBPerSecond(size, samples), 0.90));
+                list.Add(Figure.AtLeast($"4 echo {size >> 20} MiB vs bare chunked stream ({r.Label})", "MiB/s", floorSamples.MiBPerSecond(size), samples.MiBPerSecond(size), 0.90));
             }
         }
 
@@ -213,11 +236,11 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
         }
 
         list.Add(_telemetry.Figure());
+        list.AddRange(_provisioning.Figures());
+        list.AddRange(_secure.Figures());
 
         return list.Where(f => figures.Contains(f.Number)).ToList();
     }
-
-    private static double MiBPerSecond(int size, LatencySamples samples) => size / (double)(1 << 20) / (samples.P50 / 1_000_000);
 
     private static string? HostAddress(Transport transport) => transport == Transport.Unix ? null : "127.0.0.1:0";
 
@@ -292,7 +315,7 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
             lines.AddRange(Bulk.Values.SelectMany(b => new[] { b.Floor, b.Cloister }).Where(s => s.Count > 0).Select(s => s.ToString()));
             if (Load.Count > 0)
             {
-                lines.Add($"{Load.Name}: p50 {Load.P50 / 1000:0.0} ms, max {Load.Microseconds(100) / 1000:0.0} ms, n={Load.Count}");
+                lines.Add(Load.ToMillisecondsString());
             }
 
             return lines.Select(line => $"[{Label}] {line}");
