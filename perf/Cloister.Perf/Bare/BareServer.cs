@@ -6,12 +6,14 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Translator;
 
 namespace Cloister.Perf.Bare;
 
 /// <summary>
-/// A plain Kestrel HTTP/2 gRPC server with <see cref="EchoService"/>, plaintext or TLS with a given certificate:
-/// Kestrel's and grpc-dotnet's defaults, no logging. <c>serve-bare</c> runs one in a process of its own; the runner runs one in its
+/// A plain Kestrel HTTP/2 gRPC server with <see cref="EchoService"/> and the Translator example's
+/// <see cref="TranslatorService"/> (figures 10–11), plaintext or TLS with a given certificate: Kestrel's and
+/// grpc-dotnet's defaults, no logging. <c>serve-bare</c> runs one in a process of its own; the runner runs one in its
 /// own process too, for the bare version of a nested call to call back into.
 /// </summary>
 internal sealed class BareServer : IAsyncDisposable
@@ -55,6 +57,7 @@ internal sealed class BareServer : IAsyncDisposable
         builder.Services.AddGrpc();
         var app = builder.Build();
         app.MapGrpcService<EchoService>();
+        app.MapGrpcService<TranslatorService>();
         try
         {
             await app.StartAsync(cancellationToken);

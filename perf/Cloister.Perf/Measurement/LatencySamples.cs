@@ -30,6 +30,18 @@ internal sealed class LatencySamples(string name, int capacity)
         }
     }
 
+    /// <summary>Adds the round trips one of several concurrent callers recorded (the others may be adding theirs).</summary>
+    public void AddConcurrently(List<long> ticks)
+    {
+        lock (_ticks)
+        {
+            foreach (var t in ticks)
+            {
+                Add(t);
+            }
+        }
+    }
+
     public void AddCpu(TimeSpan client, TimeSpan server, int calls)
     {
         if (client >= TimeSpan.Zero && server >= TimeSpan.Zero)

@@ -40,6 +40,9 @@ internal sealed record RunSettings
 
     public required TimeSpan UploadTime { get; init; }
 
+    /// <summary>Figures 10–11: the three Translator servers take turns, <see cref="ThroughputSlice"/> each, this long in all.</summary>
+    public required TimeSpan ServingTime { get; init; }
+
     public required TimeSpan Limit { get; init; }
 
     /// <summary>About two minutes on 2 cores (figures 1–6 about one), plus the build.</summary>
@@ -56,6 +59,7 @@ internal sealed record RunSettings
         Loads = 4,
         Uploads = 4,
         UploadTime = TimeSpan.FromSeconds(20),
+        ServingTime = TimeSpan.FromSeconds(6),
         Limit = TimeSpan.FromSeconds(150),
     };
 
@@ -73,6 +77,7 @@ internal sealed record RunSettings
         Loads = 10,
         Uploads = 12,
         UploadTime = TimeSpan.FromSeconds(60),
+        ServingTime = TimeSpan.FromSeconds(24),
         Limit = TimeSpan.FromMinutes(8),
     };
 }

@@ -12,7 +12,8 @@ namespace Cloister.Perf.Ratio;
 /// Measures the floor (bare grpc-dotnet: this program as a client, <c>serve-bare</c> as a child process) and Cloister's
 /// remote backend (an <see cref="EnclaveManager"/> here, the enclave in a proxy process) over each transport, in
 /// alternating slices, and turns the result into <see cref="Figure"/>s (figures 1–5 here, the others in a class each:
-/// <see cref="TelemetryOverhead"/>, <see cref="RemoteProvisioning"/>, <see cref="SecureChannels"/>).
+/// <see cref="TelemetryOverhead"/>, <see cref="RemoteProvisioning"/>, <see cref="SecureChannels"/>,
+/// <see cref="TranslatorServing"/>).
 /// </summary>
 internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figures, ILoggerFactory loggerFactory, TextWriter progress)
 {
@@ -36,6 +37,9 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
 
     /// <summary>Figure 9, over TCP.</summary>
     private readonly SecureChannels _secure = new(settings, loggerFactory, progress);
+
+    /// <summary>Figures 10 and 11, over TCP.</summary>
+    private readonly TranslatorServing _translator = new(settings, progress);
 
     public async Task<IReadOnlyList<Figure>> RunAsync(IReadOnlyList<Transport> transports, CancellationToken cancellationToken)
     {
@@ -70,7 +74,8 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
                     }
                 }
 
-                // The TLS figures: TCP only, whatever --transport says.
+                // The TLS figures and the Translator's: TCP only, whatever --transport says (TLS runs over TCP here, and
+                // the Translator's servers listen on TCP).
                 if (figures.Overlaps([7, 8, 9]))
                 {
                     var certificates = RunCertificates.Create(Path.Combine(work, "certificates"));
@@ -83,6 +88,12 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
                     {
                         await _secure.MeasureAsync(benchPackage, certificates, children, budget.Token);
                     }
+                }
+
+                if (figures.Overlaps([10, 11]))
+                {
+                    var translatorPackage = await EnclaveFolders.PackAsync(EnclaveFolders.Translator, work, budget.Token);
+                    await _translator.MeasureAsync(translatorPackage, children, budget.Token);
                 }
             }
             catch (Exception ex) when (budget.IsCancellationRequested && !cancellationToken.IsCancellationRequested && IsCancellation(ex))
@@ -106,6 +117,7 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
         Details.AddRange(_telemetry.Describe());
         Details.AddRange(_provisioning.Describe());
         Details.AddRange(_secure.Describe());
+        Details.AddRange(_translator.Describe());
 
         return Figures(results);
     }
@@ -238,6 +250,7 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
         list.Add(_telemetry.Figure());
         list.AddRange(_provisioning.Figures());
         list.AddRange(_secure.Figures());
+        list.AddRange(_translator.Figures());
 
         return list.Where(f => figures.Contains(f.Number)).ToList();
     }

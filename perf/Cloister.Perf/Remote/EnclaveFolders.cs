@@ -9,13 +9,19 @@ internal static class EnclaveFolders
     /// <summary>The repository's example, present when examples/HelloEnclave existed at build time.</summary>
     public const string Hello = "HelloEnclave";
 
+    /// <summary>The Translator example's enclave, in the build output of its driver.</summary>
+    public const string Translator = "TranslatorDriver/enclaves/Translator";
+
+    /// <summary>The Translator example's driver program.</summary>
+    public static string TranslatorDriver => Path.Combine(PathOf("TranslatorDriver"), "Translator.Driver.dll");
+
     public static bool Exists(string folderName) => Directory.Exists(PathOf(folderName));
 
     /// <summary>Packs enclave <paramref name="folderName"/> into <paramref name="workDirectory"/> and returns the package's path.</summary>
     public static async Task<string> PackAsync(string folderName, string workDirectory, CancellationToken cancellationToken)
     {
         var source = BuiltFolder(folderName);
-        var package = Path.Combine(workDirectory, folderName + EnclavePackage.FileExtension);
+        var package = Path.Combine(workDirectory, Path.GetFileName(folderName) + EnclavePackage.FileExtension);
         await EnclavePackage.CreateAsync(source, package, cancellationToken: cancellationToken);
         return package;
     }
