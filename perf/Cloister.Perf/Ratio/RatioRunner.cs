@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Cloister.Benchmarks;
 using Cloister.Perf.Bare;
 using Cloister.Perf.Measurement;
@@ -198,21 +197,7 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
     private async Task MeasureLoadsAsync(TransportResults r, string package, ChildProcessGuard children, CancellationToken cancellationToken)
     {
         await using var host = new RemoteHost(HostAddress(r.Transport), children, loggerFactory);
-
-        // The first load also starts the backend's own communicator server and runs cold code in this process.
-        for (var i = 0; i <= settings.Loads; i++)
-        {
-            progress.WriteLine($"[{r.Label}] load {LoadEnclave} {i}/{settings.Loads}{(i == 0 ? " (untimed)" : "")}");
-            var start = Stopwatch.GetTimestamp();
-            var client = await host.LoadAsync($"load-{i}", package, cancellationToken);
-            var elapsed = Stopwatch.GetTimestamp() - start;
-            if (i > 0)
-            {
-                r.Load.Add(elapsed);
-            }
-
-            await host.Manager.DestroyEnclaveAsync(client, cancellationToken: cancellationToken);
-        }
+        await host.TimeLoadsAsync(package, settings.Loads, $"[{r.Label}] load {LoadEnclave}", progress, r.Load.Add, cancellationToken);
     }
 
     private List<Figure> Figures(List<TransportResults> results)

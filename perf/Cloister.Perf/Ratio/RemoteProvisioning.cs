@@ -148,24 +148,12 @@ internal sealed class RemoteProvisioning(RunSettings settings, IReadOnlySet<int>
         }
     }
 
-    private async Task MeasureLoadsAsync(RemoteHost host, string package, CancellationToken cancellationToken)
-    {
-        // The first load is untimed: it runs cold code here (and starts the backend's server when figure 7 did not).
-        for (var i = 0; i <= settings.Loads; i++)
+    private Task MeasureLoadsAsync(RemoteHost host, string package, CancellationToken cancellationToken) =>
+        host.TimeLoadsAsync(package, settings.Loads, $"[{Label}] load {_loadName} through the provision server", progress, elapsed =>
         {
-            progress.WriteLine($"[{Label}] load {_loadName} through the provision server {i}/{settings.Loads}{(i == 0 ? " (untimed)" : "")}");
-            var start = Stopwatch.GetTimestamp();
-            var client = await host.LoadAsync($"provisioned-{i}", package, cancellationToken);
-            var elapsed = Stopwatch.GetTimestamp() - start;
-            if (i > 0)
-            {
-                Load.Add(elapsed);
-                LoadProvision.Add(_last!.Provisioned - _last.Started);
-            }
-
-            await host.Manager.DestroyEnclaveAsync(client, cancellationToken: cancellationToken);
-        }
-    }
+            Load.Add(elapsed);
+            LoadProvision.Add(_last!.Provisioned - _last.Started);
+        }, cancellationToken);
 
     public IEnumerable<Figure> Figures()
     {

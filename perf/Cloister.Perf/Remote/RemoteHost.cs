@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Cloister.Benchmarks;
 using Cloister.Remote;
 using Microsoft.Extensions.Logging;
@@ -35,6 +36,28 @@ internal sealed class RemoteHost : IAsyncDisposable
     /// <summary>Loads the package on the remote backend (provision + connect + Initialize).</summary>
     public ValueTask<EnclaveClient> LoadAsync(string name, string packagePath, CancellationToken cancellationToken) =>
         Manager.LoadEnclaveAsync(new EnclaveLoadConfig { Name = name, PackagePath = packagePath, Backend = RemoteBackend.BackendName }, cancellationToken);
+
+    /// <summary>
+    /// Loads the package <paramref name="loads"/> + 1 times and destroys it after each (untimed), reporting each load's
+    /// time in <see cref="Stopwatch"/> ticks to <paramref name="timed"/>. The first load is not timed: it runs cold code in
+    /// this process and starts the backend's own communicator server.
+    /// </summary>
+    public async Task TimeLoadsAsync(string packagePath, int loads, string what, TextWriter progress, Action<long> timed, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i <= loads; i++)
+        {
+            progress.WriteLine($"{what} {i}/{loads}{(i == 0 ? " (untimed)" : "")}");
+            var start = Stopwatch.GetTimestamp();
+            var client = await LoadAsync($"load-{i}", packagePath, cancellationToken);
+            var elapsed = Stopwatch.GetTimestamp() - start;
+            if (i > 0)
+            {
+                timed(elapsed);
+            }
+
+            await Manager.DestroyEnclaveAsync(client, cancellationToken: cancellationToken);
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
