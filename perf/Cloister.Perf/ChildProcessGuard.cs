@@ -4,9 +4,11 @@ using Cloister.Remote;
 namespace Cloister.Perf;
 
 /// <summary>
-/// Every process the runner starts (bare servers, Cloister proxies), killed when the runner ends however it ends:
-/// disposal, an exception, Ctrl+C or SIGTERM (both end in <see cref="AppDomain.ProcessExit"/>). The orderly shutdown of
-/// each part comes first; this is the net under it. The children also watch this process and exit when it is gone.
+/// Every process the runner starts (bare servers, the provision server, Translator drivers, Cloister proxies), killed
+/// with the processes they started when the runner ends however it ends: disposal, an exception, Ctrl+C or SIGTERM
+/// (both end in <see cref="AppDomain.ProcessExit"/>). The orderly shutdown of each part comes first; this is the net
+/// under it. The children also watch this process and exit when it is gone (the Translator driver at the end of its
+/// lifetime).
 /// </summary>
 internal sealed class ChildProcessGuard : IDisposable
 {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Cloister.Perf.Bare;
 using Cloister.Perf.Ratio;
+using Cloister.Perf.Remote;
 
 namespace Cloister.Perf;
 
@@ -17,6 +18,7 @@ internal static class Program
         {
             RatioCommand.Create(),
             ServeBareCommand.Create(),
+            ServeProvisionCommand.Create(),
         };
 
         // Ctrl+C / SIGTERM cancel the run's token; the runner then stops its children in order. After this long the

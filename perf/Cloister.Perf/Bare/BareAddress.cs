@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
@@ -33,7 +35,8 @@ internal sealed record BareAddress(string? SocketPath, IPAddress? Ip, int Port)
                 : throw new ArgumentException($"A Unix socket address needs an absolute path (unix:/tmp/bare.sock), not '{text}'.", nameof(text));
         }
 
-        var hostPort = text.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ? text["http://".Length..].TrimEnd('/') : text;
+        var scheme = text.IndexOf("://", StringComparison.Ordinal);
+        var hostPort = scheme > 0 ? text[(scheme + "://".Length)..].TrimEnd('/') : text;
         var colon = hostPort.LastIndexOf(':');
         if (colon <= 0
             || !IPAddress.TryParse(hostPort[..colon].Trim('[', ']'), out var ip)
@@ -61,15 +64,24 @@ internal sealed record BareAddress(string? SocketPath, IPAddress? Ip, int Port)
     /// <summary>
     /// A channel as grpc-dotnet makes one by default (<see cref="SocketsHttpHandler"/> with
     /// <see cref="SocketsHttpHandler.EnableMultipleHttp2Connections"/>), plus the documented connect callback for a Unix
-    /// socket.
+    /// socket; with <paramref name="trustedCa"/>, TLS to a server whose certificate chains to that CA (the standard
+    /// custom-root chain policy, no callback of our own).
     /// </summary>
-    public GrpcChannel CreateChannel()
+    public GrpcChannel CreateChannel(X509Certificate2? trustedCa = null)
     {
         var handler = new SocketsHttpHandler { EnableMultipleHttp2Connections = true };
+        var scheme = trustedCa is null ? "http" : "https";
+        if (trustedCa is not null)
+        {
+            var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
+            policy.CustomTrustStore.Add(trustedCa);
+            handler.SslOptions = new SslClientAuthenticationOptions { CertificateChainPolicy = policy };
+        }
+
         Uri uri;
         if (SocketPath is { } path)
         {
-            uri = new Uri("http://localhost");
+            uri = new Uri($"{scheme}://localhost");
             handler.ConnectCallback = async (_, cancellationToken) =>
             {
                 var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -87,7 +99,7 @@ internal sealed record BareAddress(string? SocketPath, IPAddress? Ip, int Port)
         }
         else
         {
-            uri = new Uri($"http://{(Ip!.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{Ip}]" : Ip.ToString())}:{Port}");
+            uri = new Uri($"{scheme}://{(Ip!.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{Ip}]" : Ip.ToString())}:{Port}");
         }
 
         return GrpcChannel.ForAddress(uri, new GrpcChannelOptions { HttpHandler = handler });

@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
@@ -11,9 +12,11 @@ internal sealed class BareFloor : IAsyncDisposable
     private readonly BareService.BareServiceClient _client;
     private AsyncDuplexStreamingCall<Payload, Payload>? _pingPong;
 
-    public BareFloor(BareAddress address)
+    /// <param name="address">The server.</param>
+    /// <param name="trustedCa">For a TLS server: the CA its certificate chains to; null for plaintext.</param>
+    public BareFloor(BareAddress address, X509Certificate2? trustedCa = null)
     {
-        _channel = address.CreateChannel();
+        _channel = address.CreateChannel(trustedCa);
         _client = new BareService.BareServiceClient(_channel);
     }
 

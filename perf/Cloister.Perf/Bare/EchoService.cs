@@ -31,4 +31,15 @@ internal sealed class EchoService(BareCallback callback) : BareService.BareServi
         var buffer = await BulkTransfer.GatherAsync(requestStream, requestStream.Current, cancellationToken);
         await BulkTransfer.ScatterAsync(responseStream, buffer, cancellationToken);
     }
+
+    public override async Task<UploadReply> Upload(IAsyncStreamReader<Chunk> requestStream, ServerCallContext context)
+    {
+        ulong received = 0;
+        while (await requestStream.MoveNext(context.CancellationToken))
+        {
+            received += (ulong)requestStream.Current.Data.Length;
+        }
+
+        return new UploadReply { ReceivedBytes = received };
+    }
 }

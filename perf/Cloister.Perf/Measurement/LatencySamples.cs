@@ -30,6 +30,18 @@ internal sealed class LatencySamples(string name, int capacity)
         }
     }
 
+    /// <summary>Adds the round trips one of several concurrent callers recorded (the others may be adding theirs).</summary>
+    public void AddConcurrently(List<long> ticks)
+    {
+        lock (_ticks)
+        {
+            foreach (var t in ticks)
+            {
+                Add(t);
+            }
+        }
+    }
+
     public void AddCpu(TimeSpan client, TimeSpan server, int calls)
     {
         if (client >= TimeSpan.Zero && server >= TimeSpan.Zero)
@@ -55,6 +67,12 @@ internal sealed class LatencySamples(string name, int capacity)
     }
 
     public double P50 => Microseconds(50);
+
+    /// <summary>A payload of <paramref name="bytes"/> moved in the p50 time, in MiB/s.</summary>
+    public double MiBPerSecond(long bytes) => bytes / (double)(1 << 20) / (P50 / 1_000_000);
+
+    /// <summary>For operations that take milliseconds or more (loads): p50 and max in ms.</summary>
+    public string ToMillisecondsString() => $"{Name}: p50 {P50 / 1000:0.0} ms, max {Microseconds(100) / 1000:0.0} ms, n={Count}";
 
     public override string ToString()
     {

@@ -35,9 +35,17 @@ internal sealed record RunSettings
     /// <summary>Figure 5: loads timed, after one untimed load.</summary>
     public required int Loads { get; init; }
 
+    /// <summary>Figure 7: 64 MiB uploads timed on each side, after one untimed each; the two sides take turns.</summary>
+    public required int Uploads { get; init; }
+
+    public required TimeSpan UploadTime { get; init; }
+
+    /// <summary>Figures 10–11: the three Translator servers take turns, <see cref="ThroughputSlice"/> each, this long in all.</summary>
+    public required TimeSpan ServingTime { get; init; }
+
     public required TimeSpan Limit { get; init; }
 
-    /// <summary>About a minute on 2 cores, plus the build.</summary>
+    /// <summary>About two minutes on 2 cores (figures 1–6 about one), plus the build.</summary>
     public static RunSettings Quick { get; } = new()
     {
         Mode = "quick",
@@ -49,10 +57,13 @@ internal sealed record RunSettings
         BulkMaxCalls = 12,
         BulkTime = TimeSpan.FromSeconds(4),
         Loads = 4,
-        Limit = TimeSpan.FromSeconds(100),
+        Uploads = 4,
+        UploadTime = TimeSpan.FromSeconds(20),
+        ServingTime = TimeSpan.FromSeconds(6),
+        Limit = TimeSpan.FromSeconds(150),
     };
 
-    /// <summary>About three and a half minutes on 2 cores.</summary>
+    /// <summary>About five minutes on 2 cores (figures 1–6 about three and a half).</summary>
     public static RunSettings Full { get; } = new()
     {
         Mode = "full",
@@ -64,6 +75,9 @@ internal sealed record RunSettings
         BulkMaxCalls = 60,
         BulkTime = TimeSpan.FromSeconds(12),
         Loads = 10,
-        Limit = TimeSpan.FromMinutes(6),
+        Uploads = 12,
+        UploadTime = TimeSpan.FromSeconds(60),
+        ServingTime = TimeSpan.FromSeconds(24),
+        Limit = TimeSpan.FromMinutes(8),
     };
 }

@@ -63,7 +63,14 @@ internal static class Sampler
     /// <paramref name="callers"/> concurrent loops of <paramref name="operation"/> for <paramref name="duration"/>; returns
     /// the calls completed and the time it took (the last calls started before the end finish after it and count).
     /// </summary>
-    public static async Task<(long Calls, TimeSpan Elapsed)> RunConcurrentAsync(Operation operation, int callers, TimeSpan duration, CancellationToken cancellationToken)
+    public static Task<(long Calls, TimeSpan Elapsed)> RunConcurrentAsync(Operation operation, int callers, TimeSpan duration, CancellationToken cancellationToken) =>
+        RunConcurrentAsync(_ => operation, callers, duration, latency: null, cancellationToken);
+
+    /// <summary>
+    /// As above, with the operation of each caller (<paramref name="caller"/> is given its index, e.g. to use a channel of
+    /// its own); when <paramref name="latency"/> is given, every call's round trip is recorded into it too.
+    /// </summary>
+    public static async Task<(long Calls, TimeSpan Elapsed)> RunConcurrentAsync(Func<int, Operation> caller, int callers, TimeSpan duration, LatencySamples? latency, CancellationToken cancellationToken)
     {
         long calls = 0;
         var start = Stopwatch.GetTimestamp();
@@ -71,16 +78,24 @@ internal static class Sampler
         var loops = new Task[callers];
         for (var i = 0; i < callers; i++)
         {
+            var operation = caller(i);
             loops[i] = Task.Run(async () =>
             {
                 long mine = 0;
+                var times = latency is null ? null : new List<long>(1024);
                 while (Stopwatch.GetTimestamp() < stopAt && !cancellationToken.IsCancellationRequested)
                 {
+                    var begin = Stopwatch.GetTimestamp();
                     await operation(cancellationToken);
+                    times?.Add(Stopwatch.GetTimestamp() - begin);
                     mine++;
                 }
 
                 Interlocked.Add(ref calls, mine);
+                if (times is not null)
+                {
+                    latency!.AddConcurrently(times);
+                }
             }, CancellationToken.None);
         }
 
@@ -89,18 +104,22 @@ internal static class Sampler
     }
 
     /// <summary>
-    /// Alternates <paramref name="slice"/>-long concurrent runs of each operation (the order flipping each cycle) for
+    /// Alternates <paramref name="slice"/>-long concurrent runs of each operation (the order rotating each cycle) for
     /// about <paramref name="maxTime"/> in all.
     /// </summary>
-    public static async Task CompareConcurrentAsync(IReadOnlyList<(Operation Operation, Throughput Into)> operations, int callers, TimeSpan slice, TimeSpan maxTime, CancellationToken cancellationToken)
+    public static Task CompareConcurrentAsync(IReadOnlyList<(Operation Operation, Throughput Into)> operations, int callers, TimeSpan slice, TimeSpan maxTime, CancellationToken cancellationToken) =>
+        CompareConcurrentAsync(operations.Select(o => ((Func<int, Operation>)(_ => o.Operation), o.Into)).ToList(), callers, slice, maxTime, cancellationToken);
+
+    /// <summary>As above, with the operation of each caller; the round trips go to <see cref="Throughput.Latency"/> where it is set.</summary>
+    public static async Task CompareConcurrentAsync(IReadOnlyList<(Func<int, Operation> Caller, Throughput Into)> operations, int callers, TimeSpan slice, TimeSpan maxTime, CancellationToken cancellationToken)
     {
         var deadline = Stopwatch.GetTimestamp() + Ticks(maxTime);
         for (var cycle = 0; Stopwatch.GetTimestamp() < deadline && !cancellationToken.IsCancellationRequested; cycle++)
         {
             for (var k = 0; k < operations.Count; k++)
             {
-                var (operation, into) = operations[(k + cycle) % operations.Count];
-                var (calls, elapsed) = await RunConcurrentAsync(operation, callers, slice, cancellationToken);
+                var (caller, into) = operations[(k + cycle) % operations.Count];
+                var (calls, elapsed) = await RunConcurrentAsync(caller, callers, slice, into.Latency, cancellationToken);
                 into.Add(calls, elapsed);
             }
         }

@@ -6,6 +6,11 @@ internal sealed class Throughput(string name)
     private long _calls;
     private TimeSpan _elapsed;
 
+    public string Name { get; } = name;
+
+    /// <summary>Where the round trips of the calls are recorded too; null to count them only.</summary>
+    public LatencySamples? Latency { get; init; }
+
     public double PerSecond => _elapsed > TimeSpan.Zero ? _calls / _elapsed.TotalSeconds : double.NaN;
 
     public void Add(long calls, TimeSpan elapsed)
@@ -14,5 +19,6 @@ internal sealed class Throughput(string name)
         _elapsed += elapsed;
     }
 
-    public override string ToString() => $"{name}: {PerSecond:#,0} calls/s ({_calls} calls in {_elapsed.TotalSeconds:0.0} s)";
+    public override string ToString() => $"{Name}: {PerSecond:#,0} calls/s ({_calls} calls in {_elapsed.TotalSeconds:0.0} s)"
+        + (Latency is { Count: > 0 } latency ? $"; {latency}" : "");
 }

@@ -31,6 +31,24 @@ internal sealed record Figure(
         return new(name, unit, Known(floor), Known(value), ratio, $"ratio >= {minRatio.ToString("0.00", CultureInfo.InvariantCulture)}", ratio >= minRatio);
     }
 
+    /// <summary>The goal of a figure reported for information: it has none, and counts as met once measured.</summary>
+    public const string NoGoal = "informational";
+
+    /// <summary>The figure's number (its name starts with it), for <c>--only</c>.</summary>
+    [JsonIgnore]
+    public int Number => int.Parse(Name.AsSpan(0, Name.TakeWhile(char.IsAsciiDigit).Count()), CultureInfo.InvariantCulture);
+
+    /// <summary>False for a figure reported for information only.</summary>
+    [JsonIgnore]
+    public bool HasGoal => Goal != NoGoal;
+
+    /// <summary>A ratio with no goal (<see cref="NoGoal"/>): nothing to miss, so met once both sides were measured.</summary>
+    public static Figure Informational(string name, string unit, double floor, double value)
+    {
+        var ratio = Divide(value, floor);
+        return new(name, unit, Known(floor), Known(value), ratio, NoGoal, ratio is not null);
+    }
+
     /// <summary>An absolute figure with no floor: met when the value is under <paramref name="limit"/>.</summary>
     public static Figure Under(string name, string unit, double value, double limit) =>
         new(name, unit, null, Known(value), null, $"value < {limit.ToString(CultureInfo.InvariantCulture)} {unit}", Known(value) < limit);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Cloister.Benchmarks;
 using Cloister.Perf.Bare;
 using Cloister.Perf.Measurement;
@@ -11,7 +10,9 @@ namespace Cloister.Perf.Ratio;
 /// <summary>
 /// Measures the floor (bare grpc-dotnet: this program as a client, <c>serve-bare</c> as a child process) and Cloister's
 /// remote backend (an <see cref="EnclaveManager"/> here, the enclave in a proxy process) over each transport, in
-/// alternating slices, and turns the result into <see cref="Figure"/>s.
+/// alternating slices, and turns the result into <see cref="Figure"/>s (figures 1–5 here, the others in a class each:
+/// <see cref="TelemetryOverhead"/>, <see cref="RemoteProvisioning"/>, <see cref="SecureChannels"/>,
+/// <see cref="TranslatorServing"/>).
 /// </summary>
 internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figures, ILoggerFactory loggerFactory, TextWriter progress)
 {
@@ -30,6 +31,15 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
     /// <summary>Figure 6, measured over the first transport only.</summary>
     private readonly TelemetryOverhead _telemetry = new(settings, loggerFactory, progress);
 
+    /// <summary>Figures 7 and 8, over TLS on TCP.</summary>
+    private readonly RemoteProvisioning _provisioning = new(settings, figures, loggerFactory, progress);
+
+    /// <summary>Figure 9, over TCP.</summary>
+    private readonly SecureChannels _secure = new(settings, loggerFactory, progress);
+
+    /// <summary>Figures 10 and 11, over TCP.</summary>
+    private readonly TranslatorServing _translator = new(settings, progress);
+
     public async Task<IReadOnlyList<Figure>> RunAsync(IReadOnlyList<Transport> transports, CancellationToken cancellationToken)
     {
         using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -41,12 +51,12 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
         {
             var benchPackage = await EnclaveFolders.PackAsync(EnclaveFolders.Bench, work, budget.Token);
             var loadPackage = LoadEnclave == EnclaveFolders.Bench ? benchPackage : await EnclaveFolders.PackAsync(LoadEnclave, work, budget.Token);
-            foreach (var transport in transports)
+            try
             {
-                var result = new TransportResults(transport, settings);
-                results.Add(result);
-                try
+                foreach (var transport in transports)
                 {
+                    var result = new TransportResults(transport, settings);
+                    results.Add(result);
                     if (figures.Overlaps([1, 2, 3, 4]))
                     {
                         await MeasureCallsAsync(result, benchPackage, work, children, budget.Token);
@@ -62,12 +72,33 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
                         await _telemetry.MeasureAsync(transport, benchPackage, children, budget.Token);
                     }
                 }
-                catch (Exception ex) when (budget.IsCancellationRequested && !cancellationToken.IsCancellationRequested && IsCancellation(ex))
+
+                // The TLS figures and the Translator's: TCP only, whatever --transport says (TLS runs over TCP here, and
+                // the Translator's servers listen on TCP).
+                if (figures.Overlaps([7, 8, 9]))
                 {
-                    StoppedAtLimit = true;
-                    progress.WriteLine($"The run reached its limit of {settings.Limit.TotalSeconds:0} s; figures not measured yet are n/a.");
-                    break;
+                    var certificates = RunCertificates.Create(Path.Combine(work, "certificates"));
+                    if (figures.Overlaps([7, 8]))
+                    {
+                        await _provisioning.MeasureAsync(loadPackage, LoadEnclave, work, certificates, children, budget.Token);
+                    }
+
+                    if (figures.Contains(9))
+                    {
+                        await _secure.MeasureAsync(benchPackage, certificates, children, budget.Token);
+                    }
                 }
+
+                if (figures.Overlaps([10, 11]))
+                {
+                    var translatorPackage = await EnclaveFolders.PackAsync(EnclaveFolders.Translator, work, budget.Token);
+                    await _translator.MeasureAsync(translatorPackage, children, budget.Token);
+                }
+            }
+            catch (Exception ex) when (budget.IsCancellationRequested && !cancellationToken.IsCancellationRequested && IsCancellation(ex))
+            {
+                StoppedAtLimit = true;
+                progress.WriteLine($"The run reached its limit of {settings.Limit.TotalSeconds:0} s; figures not measured yet are n/a.");
             }
         }
         finally
@@ -83,6 +114,9 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
         }
 
         Details.AddRange(_telemetry.Describe());
+        Details.AddRange(_provisioning.Describe());
+        Details.AddRange(_secure.Describe());
+        Details.AddRange(_translator.Describe());
 
         return Figures(results);
     }
@@ -93,8 +127,8 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
         BareAddress Listen(string socketName) => BareAddress.Parse(r.Transport == Transport.Unix ? $"unix:{Path.Combine(work, socketName)}" : "127.0.0.1:0");
 
         // The bare nested call's second leg comes back to a server in this process, as a Cloister host call does.
-        await using var callback = await BareServer.StartAsync(Listen("bare-callback.sock"), callback: null, cancellationToken);
-        await using var server = await BareServerProcess.StartAsync(Listen("bare.sock"), callback.Address, children, cancellationToken);
+        await using var callback = await BareServer.StartAsync(Listen("bare-callback.sock"), callback: null, certificate: null, cancellationToken);
+        await using var server = await BareServerProcess.StartAsync(Listen("bare.sock"), callback.Address, tls: null, children, cancellationToken);
         await using var floor = new BareFloor(server.Address);
         await using var host = new RemoteHost(HostAddress(r.Transport), children, loggerFactory);
         var enclave = await host.LoadAsync("bench", package, cancellationToken);
@@ -163,21 +197,7 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
     private async Task MeasureLoadsAsync(TransportResults r, string package, ChildProcessGuard children, CancellationToken cancellationToken)
     {
         await using var host = new RemoteHost(HostAddress(r.Transport), children, loggerFactory);
-
-        // The first load also starts the backend's own communicator server and runs cold code in this process.
-        for (var i = 0; i <= settings.Loads; i++)
-        {
-            progress.WriteLine($"[{r.Label}] load {LoadEnclave} {i}/{settings.Loads}{(i == 0 ? " (untimed)" : "")}");
-            var start = Stopwatch.GetTimestamp();
-            var client = await host.LoadAsync($"load-{i}", package, cancellationToken);
-            var elapsed = Stopwatch.GetTimestamp() - start;
-            if (i > 0)
-            {
-                r.Load.Add(elapsed);
-            }
-
-            await host.Manager.DestroyEnclaveAsync(client, cancellationToken: cancellationToken);
-        }
+        await host.TimeLoadsAsync(package, settings.Loads, $"[{r.Label}] load {LoadEnclave}", progress, r.Load.Add, cancellationToken);
     }
 
     private List<Figure> Figures(List<TransportResults> results)
@@ -205,7 +225,7 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
         {
             foreach (var (size, (floorSamples, samples)) in r.Bulk)
             {
-                list.Add(Figure.AtLeast($"4 echo {size >> 20} MiB vs bare chunked stream ({r.Label})", "MiB/s", MiBPerSecond(size, floorSamples), MiBPerSecond(size, samples), 0.90));
+                list.Add(Figure.AtLeast($"4 echo {size >> 20} MiB vs bare chunked stream ({r.Label})", "MiB/s", floorSamples.MiBPerSecond(size), samples.MiBPerSecond(size), 0.90));
             }
         }
 
@@ -215,12 +235,12 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
         }
 
         list.Add(_telemetry.Figure());
+        list.AddRange(_provisioning.Figures());
+        list.AddRange(_secure.Figures());
+        list.AddRange(_translator.Figures());
 
-        // Figure names start with their number.
-        return list.Where(f => figures.Contains(f.Name[0] - '0')).ToList();
+        return list.Where(f => figures.Contains(f.Number)).ToList();
     }
-
-    private static double MiBPerSecond(int size, LatencySamples samples) => size / (double)(1 << 20) / (samples.P50 / 1_000_000);
 
     private static string? HostAddress(Transport transport) => transport == Transport.Unix ? null : "127.0.0.1:0";
 
@@ -295,7 +315,7 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
             lines.AddRange(Bulk.Values.SelectMany(b => new[] { b.Floor, b.Cloister }).Where(s => s.Count > 0).Select(s => s.ToString()));
             if (Load.Count > 0)
             {
-                lines.Add($"{Load.Name}: p50 {Load.P50 / 1000:0.0} ms, max {Load.Microseconds(100) / 1000:0.0} ms, n={Load.Count}");
+                lines.Add(Load.ToMillisecondsString());
             }
 
             return lines.Select(line => $"[{Label}] {line}");

@@ -22,7 +22,7 @@ internal static class Report
             f.Value is { } value ? $"{Number(value)} {f.Unit}" : "n/a",
             f.Ratio is { } ratio ? ratio.ToString("0.00", CultureInfo.InvariantCulture) + "x" : "-",
             f.Goal,
-            f.Met ? "yes" : "NO",
+            !f.HasGoal ? "-" : f.Met ? "yes" : "NO",
         }).ToList();
         var widths = Enumerable.Range(0, header.Length).Select(i => rows.Select(r => r[i].Length).Append(header[i].Length).Max()).ToArray();
 
