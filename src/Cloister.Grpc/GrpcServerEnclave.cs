@@ -85,6 +85,10 @@ public abstract partial class GrpcServerEnclave : TrustedApplication
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(new ForwardingLoggerProvider(LoggerFactory));
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+
+        // Not even at Warning: with a logger for it, ASP.NET Core's hosting diagnostics start an Activity and a log scope
+        // for every request, whatever the level (Cloister's own servers turn it off the same way).
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownGracePeriod);
         builder.WebHost.ConfigureKestrel(kestrel => listen.Listen(kestrel, o =>
         {
