@@ -224,7 +224,6 @@ public sealed partial class ProxyServer : ICallDispatcher, ICallTarget
             ParentCallId = CurrentEntryCall.Value?.CallId ?? 0,
             Traceparent = OutgoingTraceParent(),
         };
-        ProxyClient.SuppressTransportTracing();
         try
         {
             return await _host!.CallAsync(header, payload, deadline: null, cancellationToken).ConfigureAwait(false);
