@@ -17,6 +17,10 @@ namespace Cloister.Remote;
 /// </remarks>
 internal sealed class CommunicatorSession : IDisposable
 {
+    // The statuses grpc-dotnet gives a cancelled call and one past its deadline, so that owners translate them alike.
+    private static readonly Status CancelledStatus = new(StatusCode.Cancelled, "Call canceled by the client.");
+    private static readonly Status DeadlineStatus = new(StatusCode.DeadlineExceeded, "Deadline Exceeded");
+
     private readonly AsyncDuplexStreamingCall<SessionFrame, SessionFrame> _call;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly ConcurrentDictionary<ulong, PendingCall> _pending = new();
@@ -136,10 +140,6 @@ internal sealed class CommunicatorSession : IDisposable
             }
         }
     }
-
-    private static readonly Status CancelledStatus = new(StatusCode.Cancelled, "Call canceled by the client.");
-
-    private static readonly Status DeadlineStatus = new(StatusCode.DeadlineExceeded, "Deadline Exceeded");
 
     /// <summary>Ends the stream: pending calls fail, the serving side cancels what it still runs.</summary>
     public void Dispose() => _call.Dispose();
