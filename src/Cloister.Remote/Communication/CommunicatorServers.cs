@@ -37,7 +37,9 @@ internal static class CommunicatorServers
     /// <summary>
     /// ASP.NET Core's logs go to <paramref name="loggerFactory"/>, but not its per-request ones: at Information it writes
     /// four lines per call and opens a scope and an activity for each, which measured 40–55 µs a call (and a proxy's
-    /// lines are read again by its host). Warnings and errors still come through.
+    /// lines are read again by its host). Nor gRPC's information about calls whose peer went away: a communicator session
+    /// ends that way whenever a proxy exits, and Cloister reports what that means for the calls itself. Warnings and
+    /// errors still come through.
     /// </summary>
     public static void ConfigureLogging(ILoggingBuilder logging, ILoggerFactory loggerFactory)
     {
@@ -45,6 +47,7 @@ internal static class CommunicatorServers
         logging.AddProvider(new ForwardingLoggerProvider(loggerFactory));
         logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+        logging.AddFilter("Grpc.AspNetCore.Server", LogLevel.Warning);
     }
 
     /// <summary>The address a started server really listens on (port 0 resolved).</summary>
