@@ -117,7 +117,7 @@ public sealed class TestApplication : TrustedApplication
 
     /// <summary>Payload: "selector\npayload" (UTF-8); calls that host selector and returns its reply.</summary>
     /// <summary>Bytes 0, 1, 2, ... 250, 0, 1, ...: a reply whose every byte a test can check.</summary>
-    public static byte[] Pattern(int length)
+    private static byte[] Pattern(int length)
     {
         var bytes = new byte[length];
         for (var i = 0; i < bytes.Length; i++)
