@@ -157,7 +157,7 @@ internal sealed class CommunicatorService(ICallDispatcher dispatcher) : Communic
     {
         private readonly ConcurrentDictionary<ulong, ServedCall> _running = new();
         private readonly CancellationToken _callerGone = callerGone;
-        private readonly SemaphoreSlim _writeLock = new(1, 1);
+        private readonly SessionFrameWriter _writer = new(replies);
         private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private IAsyncStreamReader<SessionFrame>? _requests;
         private CancellationTokenSource? _reading;
@@ -268,22 +268,8 @@ internal sealed class CommunicatorService(ICallDispatcher dispatcher) : Communic
             Release();
         }
 
-        private async Task WriteAsync(CallReply reply)
-        {
-            await _writeLock.WaitAsync().ConfigureAwait(false);
-            try
-            {
-                await replies.WriteAsync(new SessionFrame { Reply = reply }).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is InvalidOperationException or IOException or OperationCanceledException or RpcException)
-            {
-                // The caller is gone; nobody waits for this reply.
-            }
-            finally
-            {
-                _writeLock.Release();
-            }
-        }
+        // A write that fails means the caller is gone: nobody waits for the reply.
+        private Task WriteAsync(CallReply reply) => _writer.TryWriteAsync(new SessionFrame { Reply = reply });
 
         private void Release()
         {

@@ -22,13 +22,14 @@ internal sealed class CommunicatorSession : IDisposable
     private static readonly Status DeadlineStatus = new(StatusCode.DeadlineExceeded, "Deadline Exceeded");
 
     private readonly AsyncDuplexStreamingCall<SessionFrame, SessionFrame> _call;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly SessionFrameWriter _writer;
     private readonly ConcurrentDictionary<ulong, PendingCall> _pending = new();
     private RpcException? _failure;
 
     public CommunicatorSession(Communicator.CommunicatorClient client, Metadata headers)
     {
         _call = client.Session(headers);
+        _writer = new SessionFrameWriter(_call.RequestStream);
         _ = ReadRepliesAsync();
     }
 
@@ -82,20 +83,11 @@ internal sealed class CommunicatorSession : IDisposable
 
     private async Task WriteAsync(SessionFrame frame, PendingCall? pending)
     {
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            await _call.RequestStream.WriteAsync(frame).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is RpcException or InvalidOperationException or IOException or ObjectDisposedException)
+        if (await _writer.TryWriteAsync(frame).ConfigureAwait(false) is { } ex)
         {
             // The stream is gone: the reader fails the pending calls with its status; this one may not be pending yet.
             var status = Volatile.Read(ref _failure)?.Status ?? (ex is RpcException rpc ? rpc.Status : new Status(StatusCode.Unavailable, $"The communicator session broke: {ex.Message}", ex));
             pending?.Fail(new RpcException(status));
-        }
-        finally
-        {
-            _writeLock.Release();
         }
     }
 
