@@ -12,7 +12,7 @@ internal sealed class Backends : IAsyncDisposable
     /// <summary>Adds the remote backend to <paramref name="options"/> when <paramref name="backend"/> is <c>remote</c>.</summary>
     /// <param name="options">The manager's options.</param>
     /// <param name="backend">The backend's name.</param>
-    /// <param name="remoteProxy">The proxy program; default: this tool, which has the <c>proxy</c> command.</param>
+    /// <param name="remoteProxy">The proxy program; default: the precompiled proxy that ships with Cloister.Remote, else this tool (it has the <c>proxy</c> command).</param>
     /// <param name="security">The remote channels' security.</param>
     /// <param name="provisionServer">When set, the provision server that runs the proxies, with its bearer token file.</param>
     public static Backends Configure(EnclaveManagerOptions options, string backend, FileInfo? remoteProxy, ChannelSecurity? security = null, (string Address, string? TokenFile)? provisionServer = null)
@@ -34,7 +34,8 @@ internal sealed class Backends : IAsyncDisposable
                     Progress = new UploadProgress(),
                 }
                 : null,
-            LocalProxy = new LocalProxyProvisionOptions { ProxyPath = remoteProxy?.FullName ?? Path.Combine(AppContext.BaseDirectory, "Cloister.Cli.dll") },
+            // Default: the precompiled proxy that ships with Cloister.Remote; this tool's own `cloister proxy` without it.
+            LocalProxy = new LocalProxyProvisionOptions { ProxyPath = remoteProxy?.FullName ?? (LocalProxyProvision.ShippedProxyPath() is null ? Path.Combine(AppContext.BaseDirectory, "Cloister.Cli.dll") : null) },
         });
         options.Backends.Add(remote);
         return new Backends(remote);

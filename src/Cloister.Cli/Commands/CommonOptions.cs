@@ -45,7 +45,7 @@ internal static class CommonOptions
     /// <summary><c>--remote-proxy</c>: the proxy program the remote backend starts.</summary>
     public static Option<FileInfo?> CreateRemoteProxyOption() => new("--remote-proxy")
     {
-        Description = "With --backend remote: the proxy program to start (the cloister tool, or Cloister.Remote.dll). Default: this cloister tool.",
+        Description = "With --backend remote: the proxy program to start (the cloister tool, or Cloister.Remote.dll). Default: the precompiled proxy installed with this tool (cloister-proxy/), else this tool.",
         HelpName = "path",
     };
 }

@@ -77,6 +77,18 @@ internal sealed class CommunicatorCaller(Communicator.CommunicatorClient client,
             : await ChunkedPayload.ReadAsync(call.ResponseStream, first, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Opens the session now rather than at the first call that fits it (a no-op when one is open).</summary>
+    public void EnsureSession()
+    {
+        lock (_sessionLock)
+        {
+            if (!_disposed)
+            {
+                Session();
+            }
+        }
+    }
+
     /// <summary>The open session, or a new one when there is none yet or the last one broke.</summary>
     private CommunicatorSession Session()
     {

@@ -51,6 +51,12 @@ public sealed partial class ProxyServer : ICallDispatcher, ICallTarget
         }
     }
 
+    /// <remarks>
+    /// Start-up is mostly the JIT compiling code the first time it runs, so the independent parts run side by side
+    /// (docs/remote.md, "Load time"): the connection to the host (the Attach stream, then the session for host calls) is
+    /// opened first, the server is built and started on another thread while this one loads and verifies the package,
+    /// and the host learns the endpoint only when both are done.
+    /// </remarks>
     private async Task<int> RunCoreAsync(CancellationToken cancellationToken)
     {
         var hostAddress = EndpointAddress.Parse(_options.ClientAddress, "--client-address");
@@ -61,27 +67,17 @@ public sealed partial class ProxyServer : ICallDispatcher, ICallTarget
         var headers = new Metadata { { CommunicatorLimits.SessionHeader, _options.SessionToken } };
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         using var parentWatch = WatchParent(lifetime);
-
+        var attachment = HoldAttachmentAsync(rendezvous, headers, lifetime.Token);
+        _ = Task.Run(host.EnsureSession, lifetime.Token);
+        var listen = _options.ListenAddress is { } given ? EndpointAddress.Parse(given, "--listen-address") : DefaultListenAddress(hostAddress);
+        var serving = Task.Run(() => StartServerAsync(listen, lifetime.Token), lifetime.Token);
         try
         {
             await StartMetricsEndpointAsync(lifetime.Token).ConfigureAwait(false);
             _enclave = await LoadedEnclave.LoadAsync(_options.EnclaveName, _options.PackagePath, _options.ExpectedMeasurement, _options.Debug,
                 _options.PackageLimits, CallHostAsync, _logger, lifetime.Token).ConfigureAwait(false);
-        }
-        catch (EnclaveException ex)
-        {
-            LogLoadFailed(_options.EnclaveName, ex.Message);
-            await RegisterAsync(rendezvous, headers, endpoint: "", measurement: "", CommunicatorService.ToError(ex), lifetime.Token).ConfigureAwait(false);
-            return 1;
-        }
-
-        StartCallTelemetry(_enclave.Measurement);
-        var listen = _options.ListenAddress is { } given ? EndpointAddress.Parse(given, "--listen-address") : DefaultListenAddress(hostAddress);
-        var app = BuildServer(listen);
-        await using var appScope = app.ConfigureAwait(false);
-        try
-        {
-            await app.StartAsync(lifetime.Token).ConfigureAwait(false);
+            StartCallTelemetry(_enclave.Measurement);
+            var app = await serving.ConfigureAwait(false);
             var bound = CommunicatorServers.BoundAddress(app);
             if (!await RegisterAsync(rendezvous, headers, bound.ToString(), _enclave.Measurement, loadError: null, lifetime.Token).ConfigureAwait(false))
             {
@@ -90,20 +86,70 @@ public sealed partial class ProxyServer : ICallDispatcher, ICallTarget
 
             MarkServing();
             LogServing(_options.EnclaveName, bound.ToString(), Environment.ProcessId);
-            await HoldAttachmentAsync(rendezvous, headers, lifetime.Token).ConfigureAwait(false);
+            if (await attachment.ConfigureAwait(false) is { } reason)
+            {
+                LogHostGone(_options.EnclaveName, reason);
+            }
+            else
+            {
+                LogShutdownRequested(_options.EnclaveName);
+            }
+
             return 0;
+        }
+        catch (EnclaveException ex)
+        {
+            LogLoadFailed(_options.EnclaveName, ex.Message);
+            await RegisterAsync(rendezvous, headers, endpoint: "", measurement: "", CommunicatorService.ToError(ex), lifetime.Token).ConfigureAwait(false);
+            return 1;
         }
         finally
         {
             await lifetime.CancelAsync().ConfigureAwait(false);
-            await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
-            await _enclave.DisposeAsync().ConfigureAwait(false);
-            if (listen.SocketPath is { } socket && _options.ListenAddress is null)
+            await attachment.ConfigureAwait(false);
+            await StopServerAsync(serving, listen).ConfigureAwait(false);
+            if (_enclave is not null)
             {
-                File.Delete(socket);
+                await _enclave.DisposeAsync().ConfigureAwait(false);
             }
 
             LogStopped(_options.EnclaveName);
+        }
+    }
+
+    private async Task<WebApplication> StartServerAsync(EndpointAddress listen, CancellationToken cancellationToken)
+    {
+        var app = BuildServer(listen);
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            return app;
+        }
+        catch
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task StopServerAsync(Task<WebApplication> serving, EndpointAddress listen)
+    {
+        WebApplication app;
+        try
+        {
+            app = await serving.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException)
+        {
+            // Never started: stopped before it was up, or the address was taken (reported where it was awaited).
+            return;
+        }
+
+        await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        await app.DisposeAsync().ConfigureAwait(false);
+        if (listen.SocketPath is { } socket && _options.ListenAddress is null)
+        {
+            File.Delete(socket);
         }
     }
 
@@ -143,9 +189,14 @@ public sealed partial class ProxyServer : ICallDispatcher, ICallTarget
         }
     }
 
-    /// <summary>Holds the host's Attach stream: its end, for whatever reason, is the end of this proxy.</summary>
-    private async Task HoldAttachmentAsync(Rendezvous.RendezvousClient rendezvous, Metadata headers, CancellationToken cancellationToken)
+    /// <summary>
+    /// Holds the host's Attach stream: its end, for whatever reason, is the end of this proxy. Opened first thing (the host
+    /// accepts it by the session token alone), so the connection to the host is up by the time the proxy registers.
+    /// </summary>
+    /// <returns>Why the host went away, for the log; null when it destroyed the enclave.</returns>
+    private async Task<string?> HoldAttachmentAsync(Rendezvous.RendezvousClient rendezvous, Metadata headers, CancellationToken cancellationToken)
     {
+        await Task.Yield();
         try
         {
             using var attach = rendezvous.Attach(new AttachRequest { EnclaveName = _options.EnclaveName }, headers, cancellationToken: cancellationToken);
@@ -153,20 +204,19 @@ public sealed partial class ProxyServer : ICallDispatcher, ICallTarget
             {
                 if (hostEvent.Shutdown)
                 {
-                    LogShutdownRequested(_options.EnclaveName);
-                    return;
+                    return null;
                 }
             }
 
-            LogHostGone(_options.EnclaveName, "the host closed the connection");
+            return "the host closed the connection";
         }
         catch (RpcException ex) when (!cancellationToken.IsCancellationRequested)
         {
-            LogHostGone(_options.EnclaveName, $"{ex.Status.StatusCode}: {ex.Status.Detail}");
+            return $"{ex.Status.StatusCode}: {ex.Status.Detail}";
         }
         catch (Exception ex) when (ex is OperationCanceledException or RpcException && cancellationToken.IsCancellationRequested)
         {
-            LogHostGone(_options.EnclaveName, "the proxy was told to stop");
+            return "the proxy was told to stop";
         }
     }
 
@@ -203,9 +253,15 @@ public sealed partial class ProxyServer : ICallDispatcher, ICallTarget
     ICallTarget ICallDispatcher.Accept(ServerCallContext context)
     {
         var presented = context.RequestHeaders.GetValue(CommunicatorLimits.SessionHeader);
-        return presented is not null && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), _token)
+        if (presented is null || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), _token))
+        {
+            throw new RpcException(new Status(StatusCode.Unauthenticated, $"This proxy serves enclave '{_options.EnclaveName}' for one host only; the call did not present its session token."));
+        }
+
+        // The server starts while the package is still loading; the host learns the endpoint only after both.
+        return Volatile.Read(ref _enclave) is not null
             ? this
-            : throw new RpcException(new Status(StatusCode.Unauthenticated, $"This proxy serves enclave '{_options.EnclaveName}' for one host only; the call did not present its session token."));
+            : throw new RpcException(new Status(StatusCode.Unavailable, $"Enclave '{_options.EnclaveName}' is still loading; call once the proxy has registered."));
     }
 
     ValueTask<ReadOnlyMemory<byte>> ICallTarget.DispatchAsync(CallRequest header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
