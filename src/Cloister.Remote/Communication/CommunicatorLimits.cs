@@ -5,9 +5,9 @@ internal static class CommunicatorLimits
 {
     /// <summary>
     /// The version of the communicator protocol this build speaks, reported at registration: 1, the first; 2 added
-    /// <c>Session</c>, which both sides use for small calls. Both sides must speak the same version.
+    /// <c>Session</c>, which both sides use for small calls; 3 carries the trace context as numbers (<see cref="WireTraceContext"/>). Both sides must speak the same version.
     /// </summary>
-    public const uint ProtocolVersion = 2;
+    public const uint ProtocolVersion = 3;
 
     /// <summary>Calls whose request payload is at most this size go on the caller's session; larger ones get a call of their own.</summary>
     public const int MaxSessionBytes = 64 * 1024;

@@ -97,7 +97,11 @@ internal sealed partial class ProxyClient : EnclaveTransport, ICallTarget
         ReadOnlyMemory<byte> reply;
         try
         {
-            var header = new CallRequest { Selector = selector, CallId = callId, Traceparent = CurrentTraceParent() };
+            var header = new CallRequest { Selector = selector, CallId = callId };
+
+            // The current activity's context (the call's own span when Cloister is traced, else the app's), so the
+            // proxy's spans and the host calls they make join the caller's trace.
+            WireTraceContext.From(System.Diagnostics.Activity.Current).WriteTo(header);
             reply = await caller.CallAsync(header, payload, deadline, cancellationToken).ConfigureAwait(false);
         }
         catch (RpcException ex)
@@ -128,7 +132,7 @@ internal sealed partial class ProxyClient : EnclaveTransport, ICallTarget
     {
         if (header.ParentCallId == 0 || !_calls.TryGetValue(header.ParentCallId, out var parent) || parent.Context is null)
         {
-            return _request.DispatchRemoteHostCallAsync(header.Selector, payload, header.Traceparent, serverCancellation);
+            return _request.DispatchRemoteHostCallAsync(header.Selector, payload, WireTraceContext.ParentOf(header), serverCancellation);
         }
 
         return RunInEntryContextAsync(parent, header, payload, serverCancellation);
@@ -138,11 +142,11 @@ internal sealed partial class ProxyClient : EnclaveTransport, ICallTarget
     {
         using var linked = parent.Cancellation.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(parent.Cancellation, serverCancellation) : null;
         var token = linked?.Token ?? serverCancellation;
-        var state = new HostCallState(this, header.Selector, header.Traceparent, payload, token);
+        var state = new HostCallState(this, header.Selector, WireTraceContext.ParentOf(header), payload, token);
         ExecutionContext.Run(parent.Context!, static s =>
         {
             var state = (HostCallState)s!;
-            state.Task = state.Client._request.DispatchRemoteHostCallAsync(state.Selector, state.Payload, state.TraceParent, state.Token).AsTask();
+            state.Task = state.Client._request.DispatchRemoteHostCallAsync(state.Selector, state.Payload, state.RemoteParent, state.Token).AsTask();
         }, state);
         return await state.Task!.ConfigureAwait(false);
     }
@@ -216,25 +220,18 @@ internal sealed partial class ProxyClient : EnclaveTransport, ICallTarget
         }
     }
 
-    /// <summary>
-    /// The W3C traceparent an entry call carries: the current activity's (the call's own span when Cloister is traced,
-    /// else the app's), so the proxy's spans and the host calls they make join the caller's trace.
-    /// </summary>
-    private static string CurrentTraceParent() =>
-        System.Diagnostics.Activity.Current is { IdFormat: System.Diagnostics.ActivityIdFormat.W3C } current ? current.Id! : string.Empty;
-
     [LoggerMessage(300, LogLevel.Debug, "Released the proxy of enclave '{Name}'")]
     private partial void LogReleased(string name);
 
     private readonly record struct EntryCall(ExecutionContext? Context, CancellationToken Cancellation);
 
-    private sealed class HostCallState(ProxyClient client, string selector, string traceParent, ReadOnlyMemory<byte> payload, CancellationToken token)
+    private sealed class HostCallState(ProxyClient client, string selector, System.Diagnostics.ActivityContext remoteParent, ReadOnlyMemory<byte> payload, CancellationToken token)
     {
         public ProxyClient Client { get; } = client;
 
         public string Selector { get; } = selector;
 
-        public string TraceParent { get; } = traceParent;
+        public System.Diagnostics.ActivityContext RemoteParent { get; } = remoteParent;
 
         public ReadOnlyMemory<byte> Payload { get; } = payload;
 

@@ -66,7 +66,7 @@ public sealed partial class ProxyServer
     private static async ValueTask<ReadOnlyMemory<byte>> InvokeEnclaveObservedAsync(CallTelemetry calls, EnclaveRuntime runtime, CallRequest header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
         // The span's parent is the host's span that came with the call, not whatever the web server made current.
-        var observation = calls.Start(CallDirection.Entry, header.Selector, payload.Length, header.Traceparent);
+        var observation = calls.Start(CallDirection.Entry, header.Selector, payload.Length, WireTraceContext.ParentOf(header));
         ReadOnlyMemory<byte> reply;
         try
         {
@@ -107,20 +107,20 @@ public sealed partial class ProxyServer
     }
 
     /// <summary>
-    /// The traceparent a host call carries: this proxy's current span when it is one of Cloister's (the host call's own span,
-    /// when traced), else the one its entry call came with, so that the host's spans still link up across a proxy that
-    /// records none. Never the web server's request activity, which nobody exports.
+    /// The trace context a host call carries: this proxy's current span when it is one of Cloister's (the host call's own
+    /// span, when traced), else the one its entry call came with, so that the host's spans still link up across a proxy
+    /// that records none. Never the web server's request activity, which nobody exports.
     /// </summary>
-    private static string OutgoingTraceParent()
+    private static WireTraceContext OutgoingTraceContext()
     {
         var current = Activity.Current;
         return current is { IdFormat: ActivityIdFormat.W3C } && ReferenceEquals(current.Source, CloisterTelemetry.Source)
-            ? current.Id!
-            : CurrentEntryCall.Value?.TraceParent ?? string.Empty;
+            ? WireTraceContext.From(current)
+            : CurrentEntryCall.Value?.Trace ?? default;
     }
 
-    /// <summary>The entry call being served (an AsyncLocal): its id, which its host calls name as their parent, and its traceparent.</summary>
-    private sealed record EntryCallScope(ulong CallId, string TraceParent);
+    /// <summary>The entry call being served (an AsyncLocal): its id, which its host calls name as their parent, and its trace context.</summary>
+    private sealed record EntryCallScope(ulong CallId, WireTraceContext Trace);
 
     [LoggerMessage(220, LogLevel.Information, "Proxy for enclave '{Name}' serves metrics at {Url} (and grpc.health.v1 over gRPC-Web)")]
     private partial void LogMetrics(string name, string url);

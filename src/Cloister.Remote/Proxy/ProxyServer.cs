@@ -267,7 +267,7 @@ public sealed partial class ProxyServer : ICallDispatcher, ICallTarget
     ValueTask<ReadOnlyMemory<byte>> ICallTarget.DispatchAsync(CallRequest header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
         // Host calls the enclave makes while serving this call name it as their parent.
-        CurrentEntryCall.Value = new EntryCallScope(header.CallId, header.Traceparent);
+        CurrentEntryCall.Value = new EntryCallScope(header.CallId, WireTraceContext.Of(header));
         return InvokeEnclaveAsync(header, payload, cancellationToken);
     }
 
@@ -278,8 +278,8 @@ public sealed partial class ProxyServer : ICallDispatcher, ICallTarget
             Selector = selector,
             CallId = (ulong)Interlocked.Increment(ref _nextHostCallId),
             ParentCallId = CurrentEntryCall.Value?.CallId ?? 0,
-            Traceparent = OutgoingTraceParent(),
         };
+        OutgoingTraceContext().WriteTo(header);
         try
         {
             return await _host!.CallAsync(header, payload, deadline: null, cancellationToken).ConfigureAwait(false);

@@ -74,9 +74,9 @@ internal sealed class CallTelemetry
 
     /// <summary>
     /// Starts measuring one call: counts it, and starts its span when the activity source is listened to. The span's parent
-    /// is <paramref name="traceParent"/> (a W3C <c>traceparent</c> that came over the wire) when given, else the current activity.
+    /// is <paramref name="remoteParent"/> (the caller's span, from over the wire) when given, else the current activity.
     /// </summary>
-    public CallObservation Start(CallDirection direction, string selector, long requestBytes, string? traceParent = null)
+    public CallObservation Start(CallDirection direction, string selector, long requestBytes, ActivityContext remoteParent = default)
     {
         var calls = Calls(direction, selector);
         Interlocked.Increment(ref calls.Started);
@@ -94,13 +94,7 @@ internal sealed class CallTelemetry
         var source = CloisterTelemetry.Source;
         if (source.HasListeners())
         {
-            ActivityContext parent = default;
-            if (!string.IsNullOrEmpty(traceParent))
-            {
-                ActivityContext.TryParse(traceParent, traceState: null, isRemote: true, out parent);
-            }
-
-            activity = source.StartActivity(SpanName(direction, selector), Kind(direction), parent);
+            activity = source.StartActivity(SpanName(direction, selector), Kind(direction), remoteParent);
             if (activity is { IsAllDataRequested: true })
             {
                 // Three attributes: the span's name and kind already say the direction and the side.

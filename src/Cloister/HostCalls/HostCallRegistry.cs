@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 
 namespace Cloister;
 
@@ -44,21 +45,21 @@ public sealed class HostCallRegistry
     internal void RegisterBuiltIn(string selector, HostCallHandler handler) => _handlers[selector] = handler;
 
     /// <summary>
-    /// Runs a host call on its handler, measured when anybody listens. <c>traceParent</c> is the W3C <c>traceparent</c> of
-    /// the enclave-side caller when it came over the wire: the host call's span is its child. Otherwise the span's parent is
-    /// the current activity (the entry call the host call came from).
+    /// Runs a host call on its handler, measured when anybody listens. <c>remoteParent</c> is the span of the enclave-side
+    /// caller when it came over the wire: the host call's span is its child. Otherwise the span's parent is the current
+    /// activity (the entry call the host call came from).
     /// </summary>
-    internal ValueTask<ReadOnlyMemory<byte>> DispatchAsync(EnclaveClient enclave, string selector, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken, string? traceParent = null) =>
+    internal ValueTask<ReadOnlyMemory<byte>> DispatchAsync(EnclaveClient enclave, string selector, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken, ActivityContext remoteParent = default) =>
         CloisterTelemetry.IsCallObserved
-            ? DispatchObservedAsync(enclave, selector, payload, traceParent, cancellationToken)
+            ? DispatchObservedAsync(enclave, selector, payload, remoteParent, cancellationToken)
             : DispatchCoreAsync(enclave, selector, payload, cancellationToken);
 
-    private async ValueTask<ReadOnlyMemory<byte>> DispatchObservedAsync(EnclaveClient enclave, string selector, ReadOnlyMemory<byte> payload, string? traceParent, CancellationToken cancellationToken)
+    private async ValueTask<ReadOnlyMemory<byte>> DispatchObservedAsync(EnclaveClient enclave, string selector, ReadOnlyMemory<byte> payload, ActivityContext remoteParent, CancellationToken cancellationToken)
     {
         // The selector comes from the enclave, which the host does not trust: selectors without a handler share one tag
         // value, so an enclave cannot grow the host's metrics without bound.
         var tagged = _handlers.ContainsKey(selector) ? selector : UnregisteredSelector;
-        var observation = enclave.Telemetry.Start(CallDirection.HostCall, tagged, payload.Length, traceParent);
+        var observation = enclave.Telemetry.Start(CallDirection.HostCall, tagged, payload.Length, remoteParent);
         ReadOnlyMemory<byte> reply;
         try
         {

@@ -33,10 +33,10 @@ public sealed class EnclaveOpenRequest
     public ValueTask<ReadOnlyMemory<byte>> DispatchHostCallAsync(string selector, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken) =>
         _hostCalls.DispatchAsync(_client, selector, payload, cancellationToken);
 
-    /// <summary>As <see cref="DispatchHostCallAsync(string, ReadOnlyMemory{byte}, CancellationToken)"/>, with the W3C
-    /// <c>traceparent</c> the host call arrived with, which becomes the parent of its span.</summary>
-    internal ValueTask<ReadOnlyMemory<byte>> DispatchRemoteHostCallAsync(string selector, ReadOnlyMemory<byte> payload, string? traceParent, CancellationToken cancellationToken) =>
-        _hostCalls.DispatchAsync(_client, selector, payload, cancellationToken, traceParent);
+    /// <summary>As <see cref="DispatchHostCallAsync(string, ReadOnlyMemory{byte}, CancellationToken)"/>, with the span the
+    /// host call arrived with, which becomes the parent of its own.</summary>
+    internal ValueTask<ReadOnlyMemory<byte>> DispatchRemoteHostCallAsync(string selector, ReadOnlyMemory<byte> payload, System.Diagnostics.ActivityContext remoteParent, CancellationToken cancellationToken) =>
+        _hostCalls.DispatchAsync(_client, selector, payload, cancellationToken, remoteParent);
 
     /// <summary>The host's measurements of this enclave's calls (its tags).</summary>
     internal CallTelemetry Telemetry => _client.Telemetry;
