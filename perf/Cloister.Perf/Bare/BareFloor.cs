@@ -11,6 +11,7 @@ internal sealed class BareFloor : IAsyncDisposable
     private readonly GrpcChannel _channel;
     private readonly BareService.BareServiceClient _client;
     private AsyncDuplexStreamingCall<Payload, Payload>? _pingPong;
+    private AsyncDuplexStreamingCall<Payload, Payload>? _relayPingPong;
 
     /// <param name="address">The server.</param>
     /// <param name="trustedCa">For a TLS server: the CA its certificate chains to; null for plaintext.</param>
@@ -39,6 +40,21 @@ internal sealed class BareFloor : IAsyncDisposable
     {
         // The stream lives across calls, so it gets no per-call token; DisposeAsync ends it.
         var call = _pingPong ??= _client.PingPong(cancellationToken: CancellationToken.None);
+        return await RoundTripAsync(call, payload, cancellationToken);
+    }
+
+    /// <summary>
+    /// One message out on a stream held open, relayed by the server over its own ping-pong stream to this process's
+    /// <see cref="BareServer"/>, and its echo back; one caller at a time.
+    /// </summary>
+    public async ValueTask<ReadOnlyMemory<byte>> RelayPingPongAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        var call = _relayPingPong ??= _client.RelayPingPong(cancellationToken: CancellationToken.None);
+        return await RoundTripAsync(call, payload, cancellationToken);
+    }
+
+    private static async ValueTask<ReadOnlyMemory<byte>> RoundTripAsync(AsyncDuplexStreamingCall<Payload, Payload> call, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
         await call.RequestStream.WriteAsync(new Payload { Data = UnsafeByteOperations.UnsafeWrap(payload) }, cancellationToken);
         return await call.ResponseStream.MoveNext(cancellationToken)
             ? call.ResponseStream.Current.Data.Memory
@@ -58,8 +74,13 @@ internal sealed class BareFloor : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_pingPong is { } call)
+        foreach (var call in new[] { _pingPong, _relayPingPong })
         {
+            if (call is null)
+            {
+                continue;
+            }
+
             try
             {
                 await call.RequestStream.CompleteAsync();

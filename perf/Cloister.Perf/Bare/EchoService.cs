@@ -19,6 +19,24 @@ internal sealed class EchoService(BareCallback callback) : BareService.BareServi
         }
     }
 
+    public override async Task RelayPingPong(IAsyncStreamReader<Payload> requestStream, IServerStreamWriter<Payload> responseStream, ServerCallContext context)
+    {
+        var cancellationToken = context.CancellationToken;
+        using var back = callback.Client.PingPong(cancellationToken: cancellationToken);
+        while (await requestStream.MoveNext(cancellationToken))
+        {
+            await back.RequestStream.WriteAsync(requestStream.Current, cancellationToken);
+            if (!await back.ResponseStream.MoveNext(cancellationToken))
+            {
+                throw new RpcException(new Status(StatusCode.DataLoss, "The callback's ping-pong stream ended."));
+            }
+
+            await responseStream.WriteAsync(back.ResponseStream.Current, cancellationToken);
+        }
+
+        await back.RequestStream.CompleteAsync();
+    }
+
     public override async Task EchoChunks(IAsyncStreamReader<Chunk> requestStream, IServerStreamWriter<Chunk> responseStream, ServerCallContext context)
     {
         var cancellationToken = context.CancellationToken;

@@ -143,19 +143,21 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
         Expect(await floor.EchoAsync(small, cancellationToken), small, "bare Echo");
         Expect(await floor.PingPongAsync(small, cancellationToken), small, "bare PingPong");
         Expect(await floor.RelayAsync(small, cancellationToken), small, "bare Relay");
+        Expect(await floor.RelayPingPongAsync(small, cancellationToken), small, "bare RelayPingPong");
         Expect(await enclave.InvokeAsync(BenchSelectors.Echo, small, cancellationToken), small, BenchSelectors.Echo);
         Expect(await enclave.InvokeAsync(BenchSelectors.HostCall, small, cancellationToken), small, BenchSelectors.HostCall);
 
         // Figures 1 and 2: one caller, one call at a time; CPU time per call on both sides, to see where it goes.
         if (figures.Overlaps([1, 2]))
         {
-            r.Unary.Server = r.PingPong.Server = r.Relay.Server = floorCpu;
+            r.Unary.Server = r.PingPong.Server = r.Relay.Server = r.RelayPingPong.Server = floorCpu;
             r.Entry.Server = r.HostCall.Server = proxyCpu;
             (Operation, LatencySamples)[] latency =
             [
                 (unary, r.Unary),
                 (async ct => await floor.PingPongAsync(small, ct), r.PingPong),
                 (async ct => await floor.RelayAsync(small, ct), r.Relay),
+                (async ct => await floor.RelayPingPongAsync(small, ct), r.RelayPingPong),
                 (entry, r.Entry),
                 (async ct => await enclave.InvokeAsync(BenchSelectors.HostCall, small, ct), r.HostCall),
             ];
@@ -214,6 +216,8 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
             list.Add(Figure.AtMost($"2 nested host call 64 B p50 vs 2x bare unary ({r.Label})", "us", 2 * r.Unary.P50, r.HostCall.P50, 1.10));
             // Two round trips (host -> enclave -> host and back), so the ping-pong floor counts twice.
             list.Add(Figure.AtMost($"2 nested host call 64 B p50 vs 2x bare ping-pong ({r.Label})", "us", 2 * r.PingPong.P50, r.HostCall.P50, 1.10));
+            // The same four messages on streams held open, but over two connections as Cloister's two sessions are.
+            list.Add(Figure.AtMost($"2 nested host call 64 B p50 vs bare relayed ping-pong ({r.Label})", "us", r.RelayPingPong.P50, r.HostCall.P50, 1.10));
         }
 
         foreach (var r in results)
@@ -274,6 +278,7 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
             Unary = new LatencySamples("bare unary Echo 64 B", latency);
             PingPong = new LatencySamples("bare duplex ping-pong 64 B", latency);
             Relay = new LatencySamples("bare nested call (Relay: unary whose handler makes a unary call back) 64 B", latency);
+            RelayPingPong = new LatencySamples("bare nested ping-pong (RelayPingPong: each message relayed over a stream back) 64 B", latency);
             Entry = new LatencySamples($"Cloister {BenchSelectors.Echo} 64 B", latency);
             HostCall = new LatencySamples($"Cloister {BenchSelectors.HostCall} 64 B", latency);
             foreach (var size in BulkSizes)
@@ -295,6 +300,8 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
 
         public LatencySamples Relay { get; }
 
+        public LatencySamples RelayPingPong { get; }
+
         public LatencySamples Entry { get; }
 
         public LatencySamples HostCall { get; }
@@ -310,7 +317,7 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
         public IEnumerable<string> Describe()
         {
             var lines = new List<string>();
-            lines.AddRange(new[] { Unary, PingPong, Relay, Entry, HostCall }.Where(s => s.Count > 0).Select(s => s.ToString()));
+            lines.AddRange(new[] { Unary, PingPong, Relay, RelayPingPong, Entry, HostCall }.Where(s => s.Count > 0).Select(s => s.ToString()));
             lines.AddRange(new[] { FloorThroughput, Throughput }.Where(t => t.PerSecond > 0).Select(t => t.ToString()));
             lines.AddRange(Bulk.Values.SelectMany(b => new[] { b.Floor, b.Cloister }).Where(s => s.Count > 0).Select(s => s.ToString()));
             if (Load.Count > 0)
