@@ -17,15 +17,19 @@ internal static class CloisterProcess
 
     public static Task<CloisterResult> RunAsync(params string[] arguments) => RunAsync(DefaultTimeout, arguments);
 
-    public static async Task<CloisterResult> RunAsync(TimeSpan timeLimit, params string[] arguments)
+    public static Task<CloisterResult> RunAsync(TimeSpan timeLimit, params string[] arguments) =>
+        RunDotnetAsync(timeLimit, workingDirectory: null, [TestPaths.CloisterCli, .. arguments]);
+
+    /// <summary>Runs <c>dotnet</c> itself (the SDK: build, pack, run) with <paramref name="arguments"/>.</summary>
+    public static async Task<CloisterResult> RunDotnetAsync(TimeSpan timeLimit, string? workingDirectory, params string[] arguments)
     {
         var startInfo = new ProcessStartInfo(FindDotnet())
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? string.Empty,
         };
-        startInfo.ArgumentList.Add(TestPaths.CloisterCli);
         foreach (var argument in arguments)
         {
             startInfo.ArgumentList.Add(argument);
@@ -44,7 +48,7 @@ internal static class CloisterProcess
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !TestContext.Current.CancellationToken.IsCancellationRequested)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"cloister {string.Join(' ', arguments)} did not finish within {timeLimit.TotalSeconds} s.");
+            throw new TimeoutException($"dotnet {string.Join(' ', arguments)} did not finish within {timeLimit.TotalSeconds} s.");
         }
     }
 

@@ -8,6 +8,9 @@ internal static class TestPaths
     /// <summary>The root of the repository.</summary>
     public static string RepositoryRoot { get; } = Existing(Metadata("RepositoryRoot"));
 
+    /// <summary>The configuration the solution was built in (Debug, Release): what a test that packs must pack.</summary>
+    public static string Configuration { get; } = Metadata("Configuration");
+
     /// <summary>The built <c>Cloister.Cli.dll</c>, the <c>cloister</c> tool.</summary>
     public static string CloisterCli { get; } = Existing(Metadata("CloisterCliPath"));
 
