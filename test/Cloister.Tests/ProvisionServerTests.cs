@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
+using System.Text.Json;
 using Cloister.Remote;
 using Cloister.Remote.Protocol;
 using Google.Protobuf;
@@ -120,6 +121,56 @@ public sealed class ProvisionServerTests(TestEnclaveFixture enclave) : IAsyncLif
         await manager.DestroyEnclaveAsync(client).AsTask().WaitAsync(Timeout);
         await AssertCleanAsync(server);
         Assert.False(IsRunning(listed.ProcessId));
+    }
+
+    [Fact]
+    public async Task Its_proxies_serve_metrics_that_Prometheus_discovers_through_the_server()
+    {
+        var server = await StartServerAsync();
+        var manager = Host(server);
+        var first = await LoadAsync(manager, "scraped-a", enclave.PackagePath);
+        var second = await LoadAsync(manager, "scraped-b", enclave.PackagePath);
+        await first.EnterAndRunAsync(new EnclaveInput { Text = "a" });
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+
+        // Prometheus's HTTP service discovery: one target group per running proxy, labelled with its id on the server.
+        var groups = await TargetGroupsAsync(http, server);
+        Assert.Equal(2, groups.Count);
+        var listed = (await Admin(server).ListEnclavesAsync(new ListEnclavesRequest())).Enclaves;
+        foreach (var (target, id) in groups)
+        {
+            var info = Assert.Single(listed, e => e.Id == id);
+            Assert.Equal($"http://{target}/metrics", info.MetricsEndpoint);
+            var text = await http.GetStringAsync(info.MetricsEndpoint, TestContext.Current.CancellationToken);
+            var samples = PrometheusText.Parse(text);
+            Assert.True(samples.Any(s => s.Name == "cloister_proxy_uptime_seconds" && s.Label("cloister_enclave_name") == info.EnclaveName), text);
+            Assert.True(samples.Any(s => s.Name == "cloister_proxy_memory_working_set_bytes" && s.Label("cloister_enclave_name") == info.EnclaveName && s.Value > 0), text);
+        }
+
+        // The entry call made on the first shows on the first proxy's own endpoint, and only there.
+        var firstTarget = groups.Single(g => listed.Single(e => e.Id == g.Id).EnclaveName == "scraped-a").Target;
+        var firstSamples = PrometheusText.Parse(await http.GetStringAsync($"http://{firstTarget}/metrics", TestContext.Current.CancellationToken));
+        Assert.Contains(firstSamples, s => s.Name == "cloister_calls_completed_total" && s.Label("cloister_call_selector") == "cloister.run" && s.Value >= 1);
+        Assert.DoesNotContain(firstSamples, s => s.Label("cloister_enclave_name") == "scraped-b");
+
+        await manager.DestroyEnclaveAsync(first).AsTask().WaitAsync(Timeout);
+        await WaitUntilAsync(() => server.RunningEnclaves == 1);
+        var (_, remaining) = Assert.Single(await TargetGroupsAsync(http, server));
+        Assert.Equal("scraped-b", Assert.Single((await Admin(server).ListEnclavesAsync(new ListEnclavesRequest())).Enclaves, e => e.Id == remaining).EnclaveName);
+        await manager.DestroyEnclaveAsync(second).AsTask().WaitAsync(Timeout);
+        await AssertCleanAsync(server);
+        Assert.Empty(await TargetGroupsAsync(http, server));
+    }
+
+    private static async Task<List<(string Target, string Id)>> TargetGroupsAsync(HttpClient http, ProvisionServer server)
+    {
+        using var response = await http.GetAsync(server.ScrapeTargetsUrl, TestContext.Current.CancellationToken);
+        response.EnsureSuccessStatusCode();
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
+        return json.RootElement.EnumerateArray()
+            .Select(g => (Assert.Single(g.GetProperty("targets").EnumerateArray()).GetString()!, g.GetProperty("labels").GetProperty("cloister_enclave_id").GetString()!))
+            .ToList();
     }
 
     [Fact]

@@ -17,13 +17,13 @@ internal static class ProvisionClientCommands
         {
             var reply = await connection.Call(result, (client, headers) =>
                 client.ListEnclavesAsync(new ListEnclavesRequest(), headers, DateTime.UtcNow.AddSeconds(30), cancellationToken).ResponseAsync);
-            await context.Out.WriteLineAsync($"{"ID",-13} {"NAME",-20} {"PID",7} {"UPTIME",9} {"CPU(s)",8} {"MEM(MiB)",9}  {"MEASUREMENT",-16}  CLIENT");
+            await context.Out.WriteLineAsync($"{"ID",-13} {"NAME",-20} {"PID",7} {"UPTIME",9} {"CPU(s)",8} {"MEM(MiB)",9}  {"MEASUREMENT",-16}  {"CLIENT",-24}  METRICS");
             var now = DateTimeOffset.UtcNow;
             foreach (var e in reply.Enclaves)
             {
                 var uptime = now - DateTimeOffset.FromUnixTimeMilliseconds(e.StartedUnixMs);
                 await context.Out.WriteLineAsync(
-                    $"{e.Id,-13} {e.EnclaveName,-20} {e.ProcessId,7} {uptime:hh\\:mm\\:ss,9} {e.CpuSeconds,8:0.00} {e.WorkingSetBytes / 1048576.0,9:0.0}  {e.Measurement[..Math.Min(16, e.Measurement.Length)],-16}  {e.Client}");
+                    $"{e.Id,-13} {e.EnclaveName,-20} {e.ProcessId,7} {uptime:hh\\:mm\\:ss,9} {e.CpuSeconds,8:0.00} {e.WorkingSetBytes / 1048576.0,9:0.0}  {e.Measurement[..Math.Min(16, e.Measurement.Length)],-16}  {e.Client,-24}  {(e.MetricsEndpoint.Length > 0 ? e.MetricsEndpoint : "-")}");
             }
 
             return ExitCodes.Success;

@@ -40,7 +40,13 @@ internal sealed partial class MetricsEndpoint : IAsyncDisposable
 
     /// <exception cref="EnclaveException"><see cref="EnclaveStatusCode.InvalidArgument"/> for an address that is not an IP
     /// address or localhost; <see cref="EnclaveStatusCode.FailedPrecondition"/> when the port cannot be bound.</exception>
-    public static async Task<MetricsEndpoint> StartAsync(string? address, int port, ServingHealth health, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    /// <param name="address">The address to bind (<c>--metrics-address</c>); null or blank for <see cref="DefaultAddress"/>.</param>
+    /// <param name="port">The port (<c>--metrics-port</c>); 0 lets the system pick one.</param>
+    /// <param name="health">The health this process reports over gRPC-Web on the same port.</param>
+    /// <param name="loggerFactory">For the warning about a non-loopback address.</param>
+    /// <param name="cancellationToken">Stops the start.</param>
+    /// <param name="map">Maps more endpoints on the same port (a provision server's scrape targets).</param>
+    public static async Task<MetricsEndpoint> StartAsync(string? address, int port, ServingHealth health, ILoggerFactory loggerFactory, CancellationToken cancellationToken, Action<WebApplication>? map = null)
     {
         var host = string.IsNullOrWhiteSpace(address) ? DefaultAddress : address.Trim().Trim('[', ']');
         var logger = loggerFactory.CreateLogger<MetricsEndpoint>();
@@ -63,6 +69,7 @@ internal sealed partial class MetricsEndpoint : IAsyncDisposable
         app.UseGrpcWeb(new GrpcWebOptions { DefaultEnabled = true });
         app.MapPrometheusScrapingEndpoint(MetricsPath);
         ServingHealth.Map(app);
+        map?.Invoke(app);
         try
         {
             await app.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -44,6 +44,19 @@ public sealed partial class ProvisionServer : IAsyncDisposable
     /// </summary>
     public string? MetricsUrl => _metricsEndpoint?.MetricsUrl.ToString();
 
+    /// <summary>
+    /// The path, on the metrics port, of the running proxies' metrics endpoints in the format of Prometheus's HTTP service
+    /// discovery (<c>http_sd_configs</c>). When the server serves metrics, every proxy it starts serves its own.
+    /// </summary>
+    public const string ScrapeTargetsPath = "/proxies";
+
+    /// <summary>
+    /// Where Prometheus discovers the proxies' metrics endpoints (<see cref="ScrapeTargetsPath"/>), e.g.
+    /// <c>http://127.0.0.1:9470/proxies</c>, when <see cref="ProvisionServerOptions.MetricsPort"/> asked for metrics; else
+    /// <see langword="null"/>.
+    /// </summary>
+    public string? ScrapeTargetsUrl => _metricsEndpoint is { } endpoint ? new Uri(endpoint.BaseAddress, ScrapeTargetsPath).ToString() : null;
+
     /// <summary>How many enclaves run now.</summary>
     public int RunningEnclaves => _service.Count;
 
@@ -69,12 +82,13 @@ public sealed partial class ProvisionServer : IAsyncDisposable
         WebApplication? app = null;
         try
         {
+            var service = new ProvisionerService(options, listen, work, token, metrics, loggerFactory);
             if (options.MetricsPort is { } metricsPort)
             {
-                metricsEndpoint = await MetricsEndpoint.StartAsync(options.MetricsAddress, metricsPort, health, loggerFactory, cancellationToken).ConfigureAwait(false);
+                metricsEndpoint = await MetricsEndpoint.StartAsync(options.MetricsAddress, metricsPort, health, loggerFactory, cancellationToken,
+                    map: endpoint => endpoint.MapGet(ScrapeTargetsPath, service.WriteScrapeTargetsAsync)).ConfigureAwait(false);
             }
 
-            var service = new ProvisionerService(options, listen, work, token, metrics, loggerFactory);
             var builder = CommunicatorServers.CreateBuilder(listen, options.Security, loggerFactory);
             health.AddTo(builder.Services);
             builder.Services.AddSingleton(service);
@@ -128,7 +142,7 @@ public sealed partial class ProvisionServer : IAsyncDisposable
         LogStarted(logger, bound, ChannelSecurity.FormatType(options.Security.Type), authentication, _workDirectory);
         if (MetricsUrl is { } metricsUrl)
         {
-            LogMetrics(logger, metricsUrl);
+            LogMetrics(logger, metricsUrl, ScrapeTargetsUrl!);
         }
 
         _health.SetServing($"provision server on {bound}");
@@ -184,6 +198,6 @@ public sealed partial class ProvisionServer : IAsyncDisposable
     [LoggerMessage(401, LogLevel.Information, "Provision server listening on {Address} ({Security}), authenticating callers by {Authentication}; work folder {Work}")]
     private static partial void LogStarted(ILogger logger, string address, string security, string authentication, string work);
 
-    [LoggerMessage(402, LogLevel.Information, "Provision server serves metrics at {Url} (and grpc.health.v1 over gRPC-Web)")]
-    private static partial void LogMetrics(ILogger logger, string url);
+    [LoggerMessage(402, LogLevel.Information, "Provision server serves metrics at {Url} (and grpc.health.v1 over gRPC-Web); its proxies' metrics endpoints are listed for Prometheus at {TargetsUrl}")]
+    private static partial void LogMetrics(ILogger logger, string url, string targetsUrl);
 }

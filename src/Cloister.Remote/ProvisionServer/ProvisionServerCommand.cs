@@ -64,6 +64,7 @@ public static class ProvisionServerCommand
                     if (server.MetricsUrl is { } metricsUrl)
                     {
                         await Console.Out.WriteLineAsync($"Provision server serves metrics at {metricsUrl}").ConfigureAwait(false);
+                        await Console.Out.WriteLineAsync($"Its proxies' metrics endpoints (Prometheus http_sd_configs): {server.ScrapeTargetsUrl}").ConfigureAwait(false);
                     }
 
                     try

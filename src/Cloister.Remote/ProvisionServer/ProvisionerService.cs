@@ -1,8 +1,10 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
+using System.Text.Json;
 using Cloister.Remote.Protocol;
 using Grpc.Core;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
 namespace Cloister.Remote;
@@ -35,6 +37,49 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
 
     public int Count => _enclaves.Count;
 
+    /// <summary>
+    /// True when the server serves metrics (<see cref="ProvisionServerOptions.MetricsPort"/>): then every proxy it starts
+    /// serves its own, on a free port of the same address, and <see cref="WriteScrapeTargetsAsync"/> lists them.
+    /// </summary>
+    private bool ServesProxyMetrics => _options.MetricsPort is not null;
+
+    /// <summary>
+    /// The metrics endpoints of the running proxies, in the format of Prometheus's HTTP service discovery
+    /// (<c>http_sd_configs</c>): one target group per enclave, labelled with the enclave's id on this server. The proxies'
+    /// own series carry the enclave's name and measurement. A proxy bound to a wildcard address is named by the host the
+    /// caller reached this server at.
+    /// </summary>
+    public async Task WriteScrapeTargetsAsync(HttpContext context)
+    {
+        context.Response.ContentType = "application/json";
+        var json = new Utf8JsonWriter(context.Response.BodyWriter);
+        await using (json.ConfigureAwait(false))
+        {
+            json.WriteStartArray();
+            foreach (var enclave in _enclaves.Values.Where(e => e.ProcessId is not null).OrderBy(e => e.StartedAt))
+            {
+                if (enclave.MetricsUrl is not { } url)
+                {
+                    continue;
+                }
+
+                var host = IPAddress.TryParse(url.Host.Trim('[', ']'), out var ip) && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any))
+                    ? context.Request.Host.Host
+                    : url.Host;
+                json.WriteStartObject();
+                json.WriteStartArray("targets");
+                json.WriteStringValue($"{host}:{url.Port}");
+                json.WriteEndArray();
+                json.WriteStartObject("labels");
+                json.WriteString("cloister_enclave_id", enclave.Id);
+                json.WriteEndObject();
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+        }
+    }
+
     public override async Task Provision(IAsyncStreamReader<ProvisionMessage> requestStream, IServerStreamWriter<ProvisionEvent> responseStream, ServerCallContext context)
     {
         var client = Authenticate(context);
@@ -57,9 +102,19 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
             var contents = await VerifyAsync(package, cancellationToken).ConfigureAwait(false);
 
             failure = RejectionReason.LaunchFailed;
-            provision = new LocalProxyProvision(new LocalProxyProvisionOptions { ProxyPath = _options.ProxyPath }, _loggerFactory);
+            var proxyOptions = new LocalProxyProvisionOptions { ProxyPath = _options.ProxyPath };
+            if (ServesProxyMetrics)
+            {
+                // Each proxy serves its own metrics on a port it picks; the file tells this server which (see ScrapeTargets).
+                proxyOptions.ExtraArguments.Add("--metrics-url-file");
+                proxyOptions.ExtraArguments.Add(enclave.MetricsUrlFile);
+            }
+
+            provision = new LocalProxyProvision(proxyOptions, _loggerFactory);
             await provision.ProvisionAsync(new ProxyProvisionRequest
             {
+                MetricsPort = ServesProxyMetrics ? 0 : null,
+                MetricsAddress = ServesProxyMetrics ? _options.MetricsAddress : null,
                 EnclaveName = start.EnclaveName,
                 PackagePath = package,
                 ClientAddress = ResolveClientAddress(start.ClientAddress, context),
@@ -128,6 +183,7 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
                 Client = enclave.Client,
                 StartedUnixMs = enclave.StartedAt.ToUnixTimeMilliseconds(),
                 ProcessId = enclave.ProcessId!.Value,
+                MetricsEndpoint = enclave.MetricsUrl?.ToString() ?? "",
             };
             try
             {
@@ -412,6 +468,7 @@ internal sealed class ProvisionedEnclave(string id, string name, string client, 
 {
     private readonly TaskCompletionSource _terminated = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Uri? _metricsUrl;
 
     public string Id { get; } = id;
 
@@ -420,6 +477,30 @@ internal sealed class ProvisionedEnclave(string id, string name, string client, 
     public string Client { get; } = client;
 
     public string Folder { get; } = folder;
+
+    /// <summary>Where its proxy writes its metrics URL (<c>--metrics-url-file</c>), when the server gives it metrics.</summary>
+    public string MetricsUrlFile => Path.Combine(Folder, "metrics-url");
+
+    /// <summary>The proxy's metrics URL, once it has written it; null before, or when it serves none.</summary>
+    public Uri? MetricsUrl
+    {
+        get
+        {
+            if (_metricsUrl is null && File.Exists(MetricsUrlFile))
+            {
+                try
+                {
+                    _metricsUrl = new Uri(File.ReadAllText(MetricsUrlFile).Trim());
+                }
+                catch (Exception ex) when (ex is IOException or UriFormatException)
+                {
+                    // Gone with the enclave, or not a URL: listed without one.
+                }
+            }
+
+            return _metricsUrl;
+        }
+    }
 
     public DateTimeOffset StartedAt { get; private set; } = DateTimeOffset.UtcNow;
 

@@ -19,10 +19,15 @@ public static class ProxyCommand
         var measurement = new Option<string?>("--expected-measurement") { Description = "Refuse the package unless its SHA-256 measurement is this." };
         var debug = new Option<bool>("--debug") { Description = "Send enclave stack traces to the host." };
         var parent = new Option<int?>("--parent-pid") { Description = "Exit when this process exits." };
+        var metricsUrlFile = new Option<string?>("--metrics-url-file")
+        {
+            Description = "With --metrics-port: write the metrics URL (the port picked, for port 0) to this file once serving, for whatever started the proxy (a provision server lists it for Prometheus).",
+            HelpName = "path",
+        };
         var security = new SecurityCommandLine();
         var command = new Command("proxy", "Host one enclave for a remote host (started by the remote backend, not by hand).")
         {
-            clientAddress, package, name, listen, measurement, debug, parent,
+            clientAddress, package, name, listen, measurement, debug, parent, metricsUrlFile,
         };
         security.AddTo(command);
         var metrics = new MetricsCommandLine();
@@ -42,6 +47,7 @@ public static class ProxyCommand
                 SessionToken = Environment.GetEnvironmentVariable(SessionTokenVariable) ?? "",
                 MetricsPort = result.GetValue(metrics.Port),
                 MetricsAddress = result.GetValue(metrics.Address) ?? MetricsEndpoint.DefaultAddress,
+                MetricsUrlFile = result.GetValue(metricsUrlFile),
             };
             try
             {

@@ -22,7 +22,19 @@ public sealed partial class ProxyServer
         {
             _metrics = await MetricsEndpoint.StartAsync(_options.MetricsAddress, port, _health, _loggerFactory, cancellationToken).ConfigureAwait(false);
             LogMetrics(_options.EnclaveName, _metrics.MetricsUrl.ToString());
+            if (_options.MetricsUrlFile is { } file)
+            {
+                await WriteWholeAsync(file, _metrics.MetricsUrl.ToString(), cancellationToken).ConfigureAwait(false);
+            }
         }
+    }
+
+    /// <summary>Writes <paramref name="text"/> beside <paramref name="path"/>, then moves it into place: a reader sees all or nothing.</summary>
+    private static async Task WriteWholeAsync(string path, string text, CancellationToken cancellationToken)
+    {
+        var partial = path + ".partial";
+        await File.WriteAllTextAsync(partial, text, cancellationToken).ConfigureAwait(false);
+        File.Move(partial, path, overwrite: true);
     }
 
     /// <summary>Once the package is loaded and its measurement known: the tags of every measurement this proxy makes.</summary>

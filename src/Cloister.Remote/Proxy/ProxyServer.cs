@@ -134,7 +134,7 @@ public sealed partial class ProxyServer : ICallDispatcher, ICallTarget
 
     private async Task StopServerAsync(Task<WebApplication> serving, EndpointAddress listen)
     {
-        WebApplication app;
+        WebApplication? app = null;
         try
         {
             app = await serving.ConfigureAwait(false);
@@ -142,11 +142,16 @@ public sealed partial class ProxyServer : ICallDispatcher, ICallTarget
         catch (Exception ex) when (ex is OperationCanceledException or IOException)
         {
             // Never started: stopped before it was up, or the address was taken (reported where it was awaited).
-            return;
         }
 
-        await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
-        await app.DisposeAsync().ConfigureAwait(false);
+        if (app is not null)
+        {
+            await app.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            await app.DisposeAsync().ConfigureAwait(false);
+        }
+
+        // A socket path this proxy made up (DefaultListenAddress) is its own: it goes in every case, also when the
+        // server was stopped after binding it but before it had started.
         if (listen.SocketPath is { } socket && _options.ListenAddress is null)
         {
             File.Delete(socket);

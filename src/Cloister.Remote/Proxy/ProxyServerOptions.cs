@@ -46,6 +46,13 @@ public sealed class ProxyServerOptions
     /// <summary>The address the metrics endpoint binds. Default <c>127.0.0.1</c>: loopback, nothing is exposed unless asked.</summary>
     public string MetricsAddress { get; set; } = MetricsEndpoint.DefaultAddress;
 
+    /// <summary>
+    /// With <see cref="MetricsPort"/>: a file the proxy writes its metrics URL to once it serves there (replaced whole, never
+    /// seen half-written), for a supervisor that needs the port the system picked. A provision server passes one to every
+    /// proxy it starts and lists the URLs for Prometheus. Default: <see langword="null"/>, none.
+    /// </summary>
+    public string? MetricsUrlFile { get; set; }
+
     internal void Validate()
     {
         Require(ClientAddress, nameof(ClientAddress), "--client-address");
@@ -55,6 +62,11 @@ public sealed class ProxyServerOptions
         if (MetricsPort is < 0 or > 65535)
         {
             throw new EnclaveException(EnclaveStatusCode.InvalidArgument, $"{nameof(ProxyServerOptions)}.{nameof(MetricsPort)} (--metrics-port) must be from 0 to 65535, not {MetricsPort}.");
+        }
+
+        if (MetricsUrlFile is not null && MetricsPort is null)
+        {
+            throw new EnclaveException(EnclaveStatusCode.InvalidArgument, $"{nameof(ProxyServerOptions)}.{nameof(MetricsUrlFile)} (--metrics-url-file) needs a metrics endpoint to name: set {nameof(MetricsPort)} (--metrics-port) too.");
         }
 
         static void Require(string value, string name, string source)
