@@ -207,6 +207,14 @@ public sealed class ProvisionServerTests(TestEnclaveFixture enclave) : IAsyncLif
         Assert.Contains("client certificate", ex.Message);
         Assert.Empty(LeftOnDisk());
         Assert.Equal(0, server.RunningEnclaves);
+
+        // Refused at the TLS handshake, before any Cloister code: the server's metrics show it as Kestrel's failed handshake.
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        var text = await http.GetStringAsync(server.MetricsUrl, TestContext.Current.CancellationToken);
+        var port = new Uri("http://" + server.Address).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(
+            PrometheusText.Parse(text).Any(s => s.Name == "kestrel_tls_handshake_duration_seconds_count" && s.Label("server_port") == port && !string.IsNullOrEmpty(s.Label("error_type")) && s.Value >= 1),
+            text);
     }
 
     [Fact]

@@ -24,6 +24,9 @@ internal sealed partial class MetricsEndpoint : IAsyncDisposable
     /// <summary>The path the Prometheus text is served at.</summary>
     public const string MetricsPath = "/metrics";
 
+    private const string KestrelMeter = "Microsoft.AspNetCore.Server.Kestrel";
+    private const string TlsHandshakeInstrument = "kestrel.tls_handshake.duration";
+
     private readonly WebApplication _app;
 
     private MetricsEndpoint(WebApplication app, Uri baseAddress)
@@ -61,6 +64,11 @@ internal sealed partial class MetricsEndpoint : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel => listen.Listen(kestrel, o => o.Protocols = HttpProtocols.Http1));
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddCloisterInstrumentation()
+            // Kestrel's TLS handshakes, failed ones tagged error.type: a caller refused at the handshake (no client
+            // certificate, an untrusted one) never reaches Cloister's code, so this is where such refusals show. The
+            // process's other Kestrel instruments (connections, requests) are left out.
+            .AddMeter(KestrelMeter)
+            .AddView(instrument => instrument.Meter.Name == KestrelMeter && instrument.Name != TlsHandshakeInstrument ? MetricStreamConfiguration.Drop : null)
             // No response cache: a scrape right after a call sees it (the default caches 300 ms).
             .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
         builder.Services.AddGrpc();
