@@ -28,7 +28,8 @@ internal static class CloisterCommandLine
     /// <summary>Parses and runs a command line; returns the process exit code (see <see cref="ExitCodes"/>).</summary>
     public static async Task<int> InvokeAsync(string[] args)
     {
-        var parseResult = CreateRootCommand().Parse(args);
+        // No response files (`@file`): `cloister proxy` runs with arguments a remote caller chose (see ProxyCommand).
+        var parseResult = CreateRootCommand().Parse(args, Cloister.Remote.ProxyCommand.ParserConfiguration);
         if (parseResult.Action is ParseErrorAction parseError && parseResult.CommandResult.Command is not RootCommand)
         {
             // A mistake in a subcommand's arguments: the error alone says more than the error under a page of help.

@@ -6,5 +6,5 @@ namespace Cloister.Remote;
 internal static class Program
 {
     public static Task<int> Main(string[] args) =>
-        new RootCommand("Cloister remote proxy and provision server") { ProxyCommand.Create(), ProvisionServerCommand.Create() }.Parse(args).InvokeAsync();
+        new RootCommand("Cloister remote proxy and provision server") { ProxyCommand.Create(), ProvisionServerCommand.Create() }.Parse(args, ProxyCommand.ParserConfiguration).InvokeAsync();
 }

@@ -21,7 +21,11 @@ internal static class CloisterProcess
         RunDotnetAsync(timeLimit, workingDirectory: null, [TestPaths.CloisterCli, .. arguments]);
 
     /// <summary>Runs <c>dotnet</c> itself (the SDK: build, pack, run) with <paramref name="arguments"/>.</summary>
-    public static async Task<CloisterResult> RunDotnetAsync(TimeSpan timeLimit, string? workingDirectory, params string[] arguments)
+    public static Task<CloisterResult> RunDotnetAsync(TimeSpan timeLimit, string? workingDirectory, params string[] arguments) =>
+        RunDotnetAsync(timeLimit, workingDirectory, environment: null, arguments);
+
+    /// <summary>Runs <c>dotnet</c> with <paramref name="arguments"/>; <paramref name="environment"/> sets (or, with null, removes) variables.</summary>
+    public static async Task<CloisterResult> RunDotnetAsync(TimeSpan timeLimit, string? workingDirectory, IReadOnlyDictionary<string, string?>? environment, params string[] arguments)
     {
         var startInfo = new ProcessStartInfo(FindDotnet())
         {
@@ -33,6 +37,18 @@ internal static class CloisterProcess
         foreach (var argument in arguments)
         {
             startInfo.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+            {
+                startInfo.Environment.Remove(name);
+            }
+            else
+            {
+                startInfo.Environment[name] = value;
+            }
         }
 
         using var process = Process.Start(startInfo) ?? throw new InvalidOperationException("dotnet did not start.");

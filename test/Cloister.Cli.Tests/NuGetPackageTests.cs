@@ -18,18 +18,19 @@ public sealed class NuGetPackageTests : IDisposable
     [Fact]
     public async Task An_app_built_from_the_packages_starts_the_packaged_proxy()
     {
+        // A version of its own, so that no Cloister package a cache already holds can stand in for this one.
+        var version = $"0.0.0-test.{Guid.NewGuid():N}";
         var feed = _folder.File("feed");
         foreach (var project in PackedProjects)
         {
             var pack = await CloisterProcess.RunDotnetAsync(
                 DotnetTimeLimit, workingDirectory: null,
-                "pack", Path.Combine(TestPaths.RepositoryRoot, project), "-c", TestPaths.Configuration, "--no-build", "-o", feed, "--disable-build-servers");
+                "pack", Path.Combine(TestPaths.RepositoryRoot, project), "-c", TestPaths.Configuration, "--no-build", "-o", feed, $"-p:PackageVersion={version}", "--disable-build-servers");
             Assert.True(pack.ExitCode == 0, pack.ToString());
         }
 
-        var remotePackage = Assert.Single(Directory.GetFiles(feed, "Cloister.Remote.*.nupkg"));
-        var version = Path.GetFileNameWithoutExtension(remotePackage)["Cloister.Remote.".Length..];
-        var app = WriteApp(feed, version);
+        Assert.True(File.Exists(Path.Combine(feed, $"Cloister.Remote.{version}.nupkg")), string.Join(", ", Directory.GetFiles(feed)));
+        var app = WriteApp(feed, version, await GlobalPackagesFolderAsync());
 
         var build = await CloisterProcess.RunDotnetAsync(DotnetTimeLimit, app, "build", "-c", "Release", "--disable-build-servers");
         Assert.True(build.ExitCode == 0, build.ToString());
@@ -43,9 +44,21 @@ public sealed class NuGetPackageTests : IDisposable
         var packEnclave = await CloisterProcess.RunAsync("pack", TestPaths.HelloEnclaveOutput, "-o", hello);
         Assert.True(packEnclave.ExitCode == 0, packEnclave.ToString());
 
-        var run = await CloisterProcess.RunDotnetAsync(CloisterProcess.DefaultTimeout, app, Path.Combine(output, "App.dll"), hello);
+        // Whatever the machine says, the app finds its proxy on its own.
+        var run = await CloisterProcess.RunDotnetAsync(CloisterProcess.DefaultTimeout, app, new Dictionary<string, string?> { ["CLOISTER_REMOTE_PROXY"] = null }, Path.Combine(output, "App.dll"), hello);
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.Contains("Hello, package! (call #1)", run.StandardOutput, StringComparison.Ordinal);
+    }
+
+    /// <summary>The machine's NuGet cache, where the repository's own restore put every package the app needs.</summary>
+    private static async Task<string> GlobalPackagesFolderAsync()
+    {
+        var locals = await CloisterProcess.RunDotnetAsync(DotnetTimeLimit, workingDirectory: null, "nuget", "locals", "global-packages", "--list");
+        Assert.True(locals.ExitCode == 0, locals.ToString());
+        const string Prefix = "global-packages: ";
+        var line = locals.StandardOutput.Split('\n').Select(l => l.Trim()).SingleOrDefault(l => l.StartsWith(Prefix, StringComparison.Ordinal));
+        Assert.True(line is not null, locals.ToString());
+        return line[Prefix.Length..];
     }
 
     /// <summary>
@@ -53,13 +66,10 @@ public sealed class NuGetPackageTests : IDisposable
     /// the machine's NuGet cache only (both as local folders, into a packages folder of its own), so nothing is fetched
     /// from the network and no test package reaches the machine's cache.
     /// </summary>
-    private string WriteApp(string feed, string version)
+    private string WriteApp(string feed, string version, string cache)
     {
         var app = _folder.File("app");
         Directory.CreateDirectory(app);
-        var cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } packages
-            ? packages
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
         File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
@@ -68,6 +78,9 @@ public sealed class NuGetPackageTests : IDisposable
                 <add key="cloister" value="{feed}" />
                 <add key="cache" value="{cache}" />
               </packageSources>
+              <packageSourceMapping>
+                <clear />
+              </packageSourceMapping>
             </configuration>
             """);
         File.WriteAllText(Path.Combine(app, "App.csproj"), $"""

@@ -52,6 +52,12 @@ internal sealed partial class MetricsEndpoint : IAsyncDisposable
     public static async Task<MetricsEndpoint> StartAsync(string? address, int port, ServingHealth health, ILoggerFactory loggerFactory, CancellationToken cancellationToken, Action<WebApplication>? map = null)
     {
         var host = string.IsNullOrWhiteSpace(address) ? DefaultAddress : address.Trim().Trim('[', ']');
+        if (port == 0 && string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            // Kestrel binds "localhost" as two addresses (127.0.0.1 and ::1), and so cannot let the system pick the port.
+            host = DefaultAddress;
+        }
+
         var logger = loggerFactory.CreateLogger<MetricsEndpoint>();
         if (!IsLoopback(host))
         {

@@ -165,7 +165,7 @@ public sealed partial class RemoteBackend : EnclaveBackend, IAsyncDisposable
         _startLock.Dispose();
     }
 
-    [LoggerMessage(311, LogLevel.Information, "Proxy of enclave '{Name}' serves metrics at {Url}")]
+    [LoggerMessage(311, LogLevel.Information, "Proxy of enclave '{Name}' serves metrics at {Url} (an address of the proxy's machine)")]
     private static partial void LogProxyMetrics(ILogger logger, string name, string url);
 
     [LoggerMessage(310, LogLevel.Information, "Proxy of enclave '{Name}' reported in from {Endpoint} (pid {Pid}) after {Milliseconds} ms")]

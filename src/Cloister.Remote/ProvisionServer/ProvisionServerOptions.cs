@@ -46,12 +46,17 @@ public sealed class ProvisionServerOptions
     /// <summary>
     /// When set, the server serves Prometheus metrics at <c>http://MetricsAddress:MetricsPort/metrics</c> (enclaves running,
     /// uploads, refusals by reason, and its proxies' exits) and grpc.health.v1 (over gRPC-Web) on the same port; 0 lets the
-    /// system pick a port (see <see cref="ProvisionServer.MetricsUrl"/>). Default: <see langword="null"/>, no metrics
-    /// endpoint. See docs/observability.md.
+    /// system pick a port (see <see cref="ProvisionServer.MetricsUrl"/>). Every proxy the server starts then serves its own
+    /// metrics too, on a free port of <see cref="MetricsAddress"/>, and the server lists them for Prometheus at
+    /// <see cref="ProvisionServer.ScrapeTargetsPath"/> on this port (and in <c>cloister ps</c>). Default:
+    /// <see langword="null"/>, no metrics endpoint, here or on the proxies. See docs/observability.md.
     /// </summary>
     public int? MetricsPort { get; set; }
 
-    /// <summary>The address the metrics endpoint binds. Default <c>127.0.0.1</c>: loopback, nothing is exposed unless asked.</summary>
+    /// <summary>
+    /// The address the metrics endpoints bind, the server's and its proxies'. Default <c>127.0.0.1</c>: loopback, nothing is
+    /// exposed unless asked. They are plaintext and unauthenticated, the proxies' list included.
+    /// </summary>
     public string MetricsAddress { get; set; } = MetricsEndpoint.DefaultAddress;
 
     internal void Validate()

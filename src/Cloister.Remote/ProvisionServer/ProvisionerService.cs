@@ -44,6 +44,27 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
     private bool ServesProxyMetrics => _options.MetricsPort is not null;
 
     /// <summary>
+    /// Where a proxy serves its metrics, as <c>host:port</c>: the port it reported (<see cref="ProvisionedEnclave.MetricsPort"/>)
+    /// on this server's own metrics address (both bind the same one), never a host the proxy names. A wildcard address is
+    /// named by the host the caller reached this server at, <paramref name="requestHost"/>.
+    /// </summary>
+    private string? ProxyMetricsTarget(ProvisionedEnclave enclave, string requestHost)
+    {
+        if (enclave.MetricsPort is not { } port)
+        {
+            return null;
+        }
+
+        var address = _options.MetricsAddress.Trim().Trim('[', ']');
+        var host = string.Equals(address, "localhost", StringComparison.OrdinalIgnoreCase) ? "127.0.0.1"
+            : !IPAddress.TryParse(address, out var ip) ? address
+            : ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any) ? requestHost
+            : ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ip}]"
+            : ip.ToString();
+        return $"{host}:{port}";
+    }
+
+    /// <summary>
     /// The metrics endpoints of the running proxies, in the format of Prometheus's HTTP service discovery
     /// (<c>http_sd_configs</c>): one target group per enclave, labelled with the enclave's id on this server. The proxies'
     /// own series carry the enclave's name and measurement. A proxy bound to a wildcard address is named by the host the
@@ -58,17 +79,14 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
             json.WriteStartArray();
             foreach (var enclave in _enclaves.Values.Where(e => e.ProcessId is not null).OrderBy(e => e.StartedAt))
             {
-                if (enclave.MetricsUrl is not { } url)
+                if (ProxyMetricsTarget(enclave, context.Request.Host.Host) is not { } target)
                 {
                     continue;
                 }
 
-                var host = IPAddress.TryParse(url.Host.Trim('[', ']'), out var ip) && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any))
-                    ? context.Request.Host.Host
-                    : url.Host;
                 json.WriteStartObject();
                 json.WriteStartArray("targets");
-                json.WriteStringValue($"{host}:{url.Port}");
+                json.WriteStringValue(target);
                 json.WriteEndArray();
                 json.WriteStartObject("labels");
                 json.WriteString("cloister_enclave_id", enclave.Id);
@@ -183,7 +201,7 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
                 Client = enclave.Client,
                 StartedUnixMs = enclave.StartedAt.ToUnixTimeMilliseconds(),
                 ProcessId = enclave.ProcessId!.Value,
-                MetricsEndpoint = enclave.MetricsUrl?.ToString() ?? "",
+                MetricsEndpoint = ProxyMetricsTarget(enclave, context.GetHttpContext().Request.Host.Host) is { } target ? $"http://{target}{MetricsEndpoint.MetricsPath}" : "",
             };
             try
             {
@@ -468,7 +486,7 @@ internal sealed class ProvisionedEnclave(string id, string name, string client, 
 {
     private readonly TaskCompletionSource _terminated = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Uri? _metricsUrl;
+    private int? _metricsPort;
 
     public string Id { get; } = id;
 
@@ -481,24 +499,32 @@ internal sealed class ProvisionedEnclave(string id, string name, string client, 
     /// <summary>Where its proxy writes its metrics URL (<c>--metrics-url-file</c>), when the server gives it metrics.</summary>
     public string MetricsUrlFile => Path.Combine(Folder, "metrics-url");
 
-    /// <summary>The proxy's metrics URL, once it has written it; null before, or when it serves none.</summary>
-    public Uri? MetricsUrl
+    /// <summary>
+    /// The port its proxy serves metrics on, once the proxy has written its URL (<c>--metrics-url-file</c>); null before, when
+    /// it serves none, or when the file does not hold an <c>http://…/metrics</c> URL. Only the port is taken: the file is
+    /// the proxy's, and the proxy runs code the server did not write.
+    /// </summary>
+    public int? MetricsPort
     {
         get
         {
-            if (_metricsUrl is null && File.Exists(MetricsUrlFile))
+            if (_metricsPort is null && File.Exists(MetricsUrlFile))
             {
                 try
                 {
-                    _metricsUrl = new Uri(File.ReadAllText(MetricsUrlFile).Trim());
+                    if (Uri.TryCreate(File.ReadAllText(MetricsUrlFile).Trim(), UriKind.Absolute, out var url)
+                        && url.Scheme == Uri.UriSchemeHttp && url.AbsolutePath == MetricsEndpoint.MetricsPath && url.Port is > 0 and <= 65535)
+                    {
+                        _metricsPort = url.Port;
+                    }
                 }
-                catch (Exception ex) when (ex is IOException or UriFormatException)
+                catch (IOException)
                 {
-                    // Gone with the enclave, or not a URL: listed without one.
+                    // Gone with the enclave: listed without one.
                 }
             }
 
-            return _metricsUrl;
+            return _metricsPort;
         }
     }
 

@@ -137,21 +137,22 @@ public sealed partial class LocalProxyProvision : IRemoteProvision
         _process?.Dispose();
     }
 
+    /// <remarks>
+    /// Values that may come from a remote caller (through a provision server: the enclave's name, its expected measurement,
+    /// the host's address) go as <c>--option=value</c>, one token each, so that no value can read as an option of its
+    /// own; the proxy's parser reads no response files either (<see cref="ProxyCommand.ParserConfiguration"/>).
+    /// </remarks>
     private static IEnumerable<string> ProxyArguments(ProxyProvisionRequest request)
     {
         yield return "proxy";
-        yield return "--client-address";
-        yield return request.ClientAddress;
-        yield return "--package";
-        yield return Path.GetFullPath(request.PackagePath);
-        yield return "--name";
-        yield return request.EnclaveName;
+        yield return "--client-address=" + request.ClientAddress;
+        yield return "--package=" + Path.GetFullPath(request.PackagePath);
+        yield return "--name=" + request.EnclaveName;
         yield return "--parent-pid";
         yield return Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (!string.IsNullOrEmpty(request.ExpectedMeasurement))
         {
-            yield return "--expected-measurement";
-            yield return request.ExpectedMeasurement;
+            yield return "--expected-measurement=" + request.ExpectedMeasurement;
         }
 
         if (request.ListenAddress is not null)

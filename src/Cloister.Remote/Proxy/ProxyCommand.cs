@@ -9,6 +9,14 @@ public static class ProxyCommand
     /// <summary>The environment variable that carries the session token to the proxy (kept off the command line).</summary>
     public const string SessionTokenVariable = "CLOISTER_SESSION_TOKEN";
 
+    /// <summary>
+    /// How the proxy's command line must be parsed: without response files. A proxy's arguments include values a remote
+    /// caller chose (through a provision server, the enclave's name); with System.CommandLine's default, an argument
+    /// <c>@/some/file</c> would be replaced by that file's lines, and those would end up in the proxy's output, which goes
+    /// back to the caller.
+    /// </summary>
+    internal static ParserConfiguration ParserConfiguration { get; } = new() { ResponseFileTokenReplacer = null };
+
     /// <summary>Creates the <c>proxy</c> command.</summary>
     public static Command Create()
     {

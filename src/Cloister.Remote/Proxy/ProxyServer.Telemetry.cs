@@ -24,17 +24,42 @@ public sealed partial class ProxyServer
             LogMetrics(_options.EnclaveName, _metrics.MetricsUrl.ToString());
             if (_options.MetricsUrlFile is { } file)
             {
-                await WriteWholeAsync(file, _metrics.MetricsUrl.ToString(), cancellationToken).ConfigureAwait(false);
+                await WriteMetricsUrlFileAsync(file, _metrics.MetricsUrl.ToString(), cancellationToken).ConfigureAwait(false);
             }
         }
     }
 
-    /// <summary>Writes <paramref name="text"/> beside <paramref name="path"/>, then moves it into place: a reader sees all or nothing.</summary>
-    private static async Task WriteWholeAsync(string path, string text, CancellationToken cancellationToken)
+    /// <summary>Writes <paramref name="url"/> beside <paramref name="path"/>, then moves it into place: a reader sees all or nothing.</summary>
+    private static async Task WriteMetricsUrlFileAsync(string path, string url, CancellationToken cancellationToken)
     {
         var partial = path + ".partial";
-        await File.WriteAllTextAsync(partial, text, cancellationToken).ConfigureAwait(false);
-        File.Move(partial, path, overwrite: true);
+        try
+        {
+            await File.WriteAllTextAsync(partial, url, cancellationToken).ConfigureAwait(false);
+            File.Move(partial, path, overwrite: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            File.Delete(partial);
+            throw new EnclaveException(EnclaveStatusCode.FailedPrecondition,
+                $"Cannot write the metrics URL to '{path}' (--metrics-url-file): {ex.Message}. Give a path in a folder the proxy can write to.", ex);
+        }
+    }
+
+    /// <summary>The metrics URL file names an endpoint that is gone once the proxy stops: it goes too.</summary>
+    private void DeleteMetricsUrlFile()
+    {
+        if (_options.MetricsUrlFile is { } file)
+        {
+            try
+            {
+                File.Delete(file);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Best effort: whoever reads it finds the endpoint gone.
+            }
+        }
     }
 
     /// <summary>Once the package is loaded and its measurement known: the tags of every measurement this proxy makes.</summary>
@@ -58,6 +83,7 @@ public sealed partial class ProxyServer
         _processMetrics?.Dispose();
         if (_metrics is not null)
         {
+            DeleteMetricsUrlFile();
             await _metrics.DisposeAsync().ConfigureAwait(false);
         }
     }

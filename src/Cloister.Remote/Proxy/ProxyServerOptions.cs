@@ -48,8 +48,8 @@ public sealed class ProxyServerOptions
 
     /// <summary>
     /// With <see cref="MetricsPort"/>: a file the proxy writes its metrics URL to once it serves there (replaced whole, never
-    /// seen half-written), for a supervisor that needs the port the system picked. A provision server passes one to every
-    /// proxy it starts and lists the URLs for Prometheus. Default: <see langword="null"/>, none.
+    /// seen half-written; deleted when the proxy stops), for a supervisor that needs the port the system picked. A provision
+    /// server passes one to every proxy it starts and lists the endpoints for Prometheus. Default: <see langword="null"/>, none.
     /// </summary>
     public string? MetricsUrlFile { get; set; }
 
@@ -62,6 +62,11 @@ public sealed class ProxyServerOptions
         if (MetricsPort is < 0 or > 65535)
         {
             throw new EnclaveException(EnclaveStatusCode.InvalidArgument, $"{nameof(ProxyServerOptions)}.{nameof(MetricsPort)} (--metrics-port) must be from 0 to 65535, not {MetricsPort}.");
+        }
+
+        if (MetricsUrlFile is not null && string.IsNullOrWhiteSpace(MetricsUrlFile))
+        {
+            throw new EnclaveException(EnclaveStatusCode.InvalidArgument, $"{nameof(ProxyServerOptions)}.{nameof(MetricsUrlFile)} (--metrics-url-file) is blank: give a file path, or leave it out.");
         }
 
         if (MetricsUrlFile is not null && MetricsPort is null)
