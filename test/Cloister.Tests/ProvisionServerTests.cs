@@ -191,6 +191,21 @@ public sealed class ProvisionServerTests(TestEnclaveFixture enclave) : IAsyncLif
         }
     }
 
+    [Theory]
+    [InlineData("unix:/run/some.sock", null, true)]
+    [InlineData("unix:/run/some.sock", "127.0.0.1", true)]
+    [InlineData("unix:/run/some.sock", "::1", true)]
+    [InlineData("unix:/run/some.sock", "::ffff:127.0.0.1", true)]
+    [InlineData("unix:/run/some.sock", "192.0.2.7", false)]
+    [InlineData("unix:/run/some.sock", "2001:db8::7", false)]
+    [InlineData("192.0.2.7:50000", "192.0.2.7", true)]
+    [InlineData("[2001:db8::7]:50000", "198.51.100.1", true)]
+    public void A_unix_socket_client_address_is_only_for_callers_on_this_machine(string address, string? peer, bool allowed)
+    {
+        // The refusal itself cannot be shown with a real caller: tests only use loopback, where a Unix socket is fine.
+        Assert.Equal(allowed, ProvisionerService.IsReachableClientAddress(EndpointAddress.Parse(address, "client_address"), peer is null ? null : System.Net.IPAddress.Parse(peer)));
+    }
+
     private static async Task<List<(string Target, string Id)>> TargetGroupsAsync(HttpClient http, ProvisionServer server)
     {
         using var response = await http.GetAsync(server.ScrapeTargetsUrl, TestContext.Current.CancellationToken);

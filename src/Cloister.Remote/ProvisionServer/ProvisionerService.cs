@@ -108,7 +108,7 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
         }
 
         var start = requestStream.Current.Start;
-        Validate(start);
+        Validate(start, context);
         var enclave = Admit(client, start.EnclaveName);
         LocalProxyProvision? provision = null;
         var running = false;
@@ -277,7 +277,7 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
         return identity ?? connection.RemoteIpAddress?.ToString() ?? "unknown";
     }
 
-    private void Validate(ProvisionStart start)
+    private void Validate(ProvisionStart start, ServerCallContext context)
     {
         if (string.IsNullOrWhiteSpace(start.EnclaveName) || string.IsNullOrWhiteSpace(start.SessionToken) || string.IsNullOrWhiteSpace(start.ClientAddress))
         {
@@ -290,15 +290,30 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
                 $"The package of '{start.EnclaveName}' is {start.PackageSize} bytes, over this server's limit of {_options.PackageLimits.MaxPackageBytes} bytes (--max-package-bytes).");
         }
 
+        EndpointAddress clientAddress;
         try
         {
-            EndpointAddress.Parse(start.ClientAddress, "client_address");
+            clientAddress = EndpointAddress.Parse(start.ClientAddress, "client_address");
         }
         catch (EnclaveException ex)
         {
             throw Reject(RejectionReason.InvalidRequest, StatusCode.InvalidArgument, ex.Message);
         }
+
+        if (!IsReachableClientAddress(clientAddress, context.GetHttpContext().Connection.RemoteIpAddress))
+        {
+            throw Reject(RejectionReason.InvalidRequest, StatusCode.InvalidArgument,
+                $"client_address '{start.ClientAddress}' is a Unix socket, which a proxy can only reach on the machine it runs on, and this call came from {context.Peer}: give the host's address as host:port.");
+        }
     }
+
+    /// <summary>
+    /// Whether a proxy started here may connect to <paramref name="address"/> for a caller at <paramref name="peer"/>: a
+    /// <c>unix:</c> socket only for a caller on this machine (over a Unix socket, null <paramref name="peer"/>, or loopback),
+    /// so that a remote caller cannot make the server's proxies talk to this machine's local sockets.
+    /// </summary>
+    internal static bool IsReachableClientAddress(EndpointAddress address, IPAddress? peer) =>
+        !address.IsUnixSocket || peer is null || IPAddress.IsLoopback(peer.IsIPv4MappedToIPv6 ? peer.MapToIPv4() : peer);
 
     /// <summary>Reserves a slot within the server's and the client's limits, and a work folder.</summary>
     private ProvisionedEnclave Admit(string client, string name)
