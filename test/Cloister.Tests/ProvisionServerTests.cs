@@ -175,7 +175,7 @@ public sealed class ProvisionServerTests(TestEnclaveFixture enclave) : IAsyncLif
         var manager = Host(server);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
 
-        foreach (var name in (string[])["@" + secret, "--debug"])
+        foreach (var name in (string[])["@" + secret, "--debug", "--debug=true", "--listen-address=0.0.0.0:1"])
         {
             var client = await LoadAsync(manager, name, enclave.PackagePath);
             Assert.Equal("x", (await client.EnterAndRunAsync(new EnclaveInput { Text = "x" })).Text);
@@ -192,18 +192,30 @@ public sealed class ProvisionServerTests(TestEnclaveFixture enclave) : IAsyncLif
     }
 
     [Theory]
-    [InlineData("unix:/run/some.sock", null, true)]
-    [InlineData("unix:/run/some.sock", "127.0.0.1", true)]
-    [InlineData("unix:/run/some.sock", "::1", true)]
-    [InlineData("unix:/run/some.sock", "::ffff:127.0.0.1", true)]
-    [InlineData("unix:/run/some.sock", "192.0.2.7", false)]
-    [InlineData("unix:/run/some.sock", "2001:db8::7", false)]
-    [InlineData("192.0.2.7:50000", "192.0.2.7", true)]
-    [InlineData("[2001:db8::7]:50000", "198.51.100.1", true)]
-    public void A_unix_socket_client_address_is_only_for_callers_on_this_machine(string address, string? peer, bool allowed)
+    [InlineData("unix:/run/some.sock", null, false, true)]
+    [InlineData("unix:/run/some.sock", "127.0.0.1", false, true)]
+    [InlineData("unix:/run/some.sock", "::1", false, true)]
+    [InlineData("unix:/run/some.sock", "::ffff:127.0.0.1", false, true)]
+    [InlineData("unix:/run/some.sock", "192.0.2.7", false, false)]
+    [InlineData("unix:/run/some.sock", "192.0.2.7", true, false)]
+    [InlineData("unix:/run/some.sock", "2001:db8::7", false, false)]
+    [InlineData("192.0.2.7:50000", "192.0.2.7", false, true)]
+    [InlineData("192.0.2.7:50000", "::ffff:192.0.2.7", false, true)]
+    [InlineData("0.0.0.0:50000", "192.0.2.7", false, true)]
+    [InlineData("[::]:50000", "2001:db8::7", false, true)]
+    [InlineData("[2001:db8::7]:50000", "2001:db8::7", false, true)]
+    [InlineData("127.0.0.1:22", "192.0.2.7", false, false)]
+    [InlineData("localhost:22", "192.0.2.7", false, false)]
+    [InlineData("198.51.100.9:50000", "192.0.2.7", false, false)]
+    [InlineData("198.51.100.9:50000", "192.0.2.7", true, true)]
+    [InlineData("host.example:50000", "192.0.2.7", false, false)]
+    [InlineData("host.example:50000", "192.0.2.7", true, true)]
+    [InlineData("198.51.100.9:50000", "127.0.0.1", false, true)]
+    public void A_caller_on_another_machine_may_only_name_itself_as_the_client_address(string address, string? peer, bool allowAny, bool allowed)
     {
-        // The refusal itself cannot be shown with a real caller: tests only use loopback, where a Unix socket is fine.
-        Assert.Equal(allowed, ProvisionerService.IsReachableClientAddress(EndpointAddress.Parse(address, "client_address"), peer is null ? null : System.Net.IPAddress.Parse(peer)));
+        // The refusals cannot be shown with a real caller: tests only use loopback, from where any address is fine.
+        var peerAddress = peer is null ? null : System.Net.IPAddress.Parse(peer);
+        Assert.Equal(allowed, ProvisionerService.IsAllowedClientAddress(EndpointAddress.Parse(address, "client_address"), peerAddress, allowAny));
     }
 
     private static async Task<List<(string Target, string Id)>> TargetGroupsAsync(HttpClient http, ProvisionServer server)

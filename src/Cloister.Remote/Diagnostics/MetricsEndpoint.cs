@@ -51,12 +51,7 @@ internal sealed partial class MetricsEndpoint : IAsyncDisposable
     /// <param name="map">Maps more endpoints on the same port (a provision server's scrape targets).</param>
     public static async Task<MetricsEndpoint> StartAsync(string? address, int port, ServingHealth health, ILoggerFactory loggerFactory, CancellationToken cancellationToken, Action<WebApplication>? map = null)
     {
-        var host = string.IsNullOrWhiteSpace(address) ? DefaultAddress : address.Trim().Trim('[', ']');
-        if (port == 0 && string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase))
-        {
-            // Kestrel binds "localhost" as two addresses (127.0.0.1 and ::1), and so cannot let the system pick the port.
-            host = DefaultAddress;
-        }
+        var host = BindHost(address, port);
 
         var logger = loggerFactory.CreateLogger<MetricsEndpoint>();
         if (!IsLoopback(host))
@@ -98,6 +93,21 @@ internal sealed partial class MetricsEndpoint : IAsyncDisposable
         var bound = EndpointAddress.FromServerAddress(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         return new MetricsEndpoint(app, bound.ChannelUri(tls: false));
     }
+
+    /// <summary>
+    /// The host an endpoint for <paramref name="address"/> and <paramref name="port"/> binds: <see cref="DefaultAddress"/>
+    /// for a blank one, and for <c>localhost</c> with port 0 (Kestrel binds "localhost" as two addresses, 127.0.0.1 and
+    /// ::1, and so cannot let the system pick the port).
+    /// </summary>
+    public static string BindHost(string? address, int port)
+    {
+        var host = string.IsNullOrWhiteSpace(address) ? DefaultAddress : address.Trim().Trim('[', ']');
+        return port == 0 && string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase) ? DefaultAddress : host;
+    }
+
+    /// <summary>Whether <paramref name="host"/> (as <see cref="BindHost"/> gives it) binds every address: <c>0.0.0.0</c>, <c>::</c>, <c>*</c>, <c>+</c>.</summary>
+    public static bool IsWildcard(string host) =>
+        host is "*" or "+" || IPAddress.TryParse(host, out var ip) && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any));
 
     private static bool IsLoopback(string host) =>
         string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase) || IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip);

@@ -13,6 +13,10 @@ public static class ProvisionServerCommand
         var listen = new Option<string>("--listen-address") { Description = "Where to listen (host:port, [IPv6]:port). Default 127.0.0.1:50100.", DefaultValueFactory = _ => "127.0.0.1:50100" };
         var tokenFile = new Option<string?>("--token-file") { Description = "Require 'authorization: Bearer <token>' with the token in this file." };
         var allowInsecure = new Option<bool>("--allow-insecure") { Description = "Serve callers that are not authenticated (trusted networks only; logged loudly)." };
+        var allowAnyClientAddress = new Option<bool>("--allow-any-client-address")
+        {
+            Description = "Let callers on other machines name any host for their proxies to connect back to (by default: only their own address; for hosts behind NAT).",
+        };
         var work = new Option<string?>("--work-dir") { Description = "Where uploaded packages are kept while they run (default: a new temp folder)." };
         var maxEnclaves = new Option<int>("--max-enclaves") { Description = "Most enclaves at once.", DefaultValueFactory = _ => 16 };
         var perClient = new Option<int>("--max-enclaves-per-client") { Description = "Most enclaves one client may run at once.", DefaultValueFactory = _ => 8 };
@@ -22,7 +26,7 @@ public static class ProvisionServerCommand
         var security = new SecurityCommandLine();
         var command = new Command("provision-server", "Run enclaves that hosts on other machines upload: a long-running daemon.")
         {
-            listen, tokenFile, allowInsecure, work, maxEnclaves, perClient, maxBytes, allowed, proxy,
+            listen, tokenFile, allowInsecure, allowAnyClientAddress, work, maxEnclaves, perClient, maxBytes, allowed, proxy,
         };
         security.AddTo(command);
         var metrics = new MetricsCommandLine();
@@ -38,6 +42,7 @@ public static class ProvisionServerCommand
                     Security = security.Read(result),
                     TokenFile = result.GetValue(tokenFile),
                     AllowInsecure = result.GetValue(allowInsecure),
+                    AllowAnyClientAddress = result.GetValue(allowAnyClientAddress),
                     WorkDirectory = result.GetValue(work),
                     MaxEnclaves = result.GetValue(maxEnclaves),
                     MaxEnclavesPerClient = result.GetValue(perClient),

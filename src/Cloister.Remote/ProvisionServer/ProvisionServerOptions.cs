@@ -22,6 +22,15 @@ public sealed class ProvisionServerOptions
     /// </summary>
     public bool AllowInsecure { get; set; }
 
+    /// <summary>
+    /// Let a caller on another machine name any host in its <c>client_address</c>. By default such a caller may only name
+    /// itself (its own IP address, or <c>0.0.0.0</c> / <c>[::]</c>, which the server replaces by it): the proxies connect to
+    /// that address, and a caller that could choose it would have them probe this machine's and its network's ports. Set
+    /// it when hosts sit behind NAT or reach the server through a proxy and name an address the server does not see them
+    /// come from. Callers on this machine (loopback, a Unix socket) may always name any address.
+    /// </summary>
+    public bool AllowAnyClientAddress { get; set; }
+
     /// <summary>Where uploaded packages are kept while their enclaves run. Default: a new folder in the temp folder.</summary>
     public string? WorkDirectory { get; set; }
 

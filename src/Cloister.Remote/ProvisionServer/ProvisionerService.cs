@@ -55,12 +55,11 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
             return null;
         }
 
-        var address = _options.MetricsAddress.Trim().Trim('[', ']');
-        var host = string.Equals(address, "localhost", StringComparison.OrdinalIgnoreCase) ? "127.0.0.1"
-            : !IPAddress.TryParse(address, out var ip) ? address
-            : ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any) ? requestHost
-            : ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ip}]"
-            : ip.ToString();
+        // The host the proxies bound, as MetricsEndpoint resolves it for a port of 0.
+        var bound = MetricsEndpoint.BindHost(_options.MetricsAddress, port: 0);
+        var host = MetricsEndpoint.IsWildcard(bound) ? requestHost
+            : IPAddress.TryParse(bound, out var ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{ip}]"
+            : bound;
         return $"{host}:{port}";
     }
 
@@ -123,9 +122,8 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
             var proxyOptions = new LocalProxyProvisionOptions { ProxyPath = _options.ProxyPath };
             if (ServesProxyMetrics)
             {
-                // Each proxy serves its own metrics on a port it picks; the file tells this server which (see ScrapeTargets).
-                proxyOptions.ExtraArguments.Add("--metrics-url-file");
-                proxyOptions.ExtraArguments.Add(enclave.MetricsUrlFile);
+                // Each proxy serves its own metrics on a port it picks; the file tells this server which (WriteScrapeTargetsAsync).
+                proxyOptions.ExtraArguments.Add("--metrics-url-file=" + enclave.MetricsUrlFile);
             }
 
             provision = new LocalProxyProvision(proxyOptions, _loggerFactory);
@@ -300,20 +298,42 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
             throw Reject(RejectionReason.InvalidRequest, StatusCode.InvalidArgument, ex.Message);
         }
 
-        if (!IsReachableClientAddress(clientAddress, context.GetHttpContext().Connection.RemoteIpAddress))
+        if (!IsAllowedClientAddress(clientAddress, context.GetHttpContext().Connection.RemoteIpAddress, _options.AllowAnyClientAddress))
         {
             throw Reject(RejectionReason.InvalidRequest, StatusCode.InvalidArgument,
-                $"client_address '{start.ClientAddress}' is a Unix socket, which a proxy can only reach on the machine it runs on, and this call came from {context.Peer}: give the host's address as host:port.");
+                $"client_address '{start.ClientAddress}' is not the caller's own address ({context.Peer}): a caller on another machine may only name itself (or 0.0.0.0:port, which the server fills in). Behind NAT, start the server with --allow-any-client-address.");
         }
     }
 
     /// <summary>
-    /// Whether a proxy started here may connect to <paramref name="address"/> for a caller at <paramref name="peer"/>: a
-    /// <c>unix:</c> socket only for a caller on this machine (over a Unix socket, null <paramref name="peer"/>, or loopback),
-    /// so that a remote caller cannot make the server's proxies talk to this machine's local sockets.
+    /// Whether a proxy started here may connect to <paramref name="address"/> for a caller at <paramref name="peer"/>. A
+    /// caller on this machine (a Unix socket, null <paramref name="peer"/>, or loopback) may name any address. One on
+    /// another machine only its own IP address, or an unspecified one (<c>0.0.0.0</c>, <c>[::]</c>, replaced by its own),
+    /// unless <paramref name="allowAny"/>: otherwise it could aim the server's proxies at this machine's local sockets and
+    /// ports, or its network's, and learn from their output what answers there.
     /// </summary>
-    internal static bool IsReachableClientAddress(EndpointAddress address, IPAddress? peer) =>
-        !address.IsUnixSocket || peer is null || IPAddress.IsLoopback(peer.IsIPv4MappedToIPv6 ? peer.MapToIPv4() : peer);
+    internal static bool IsAllowedClientAddress(EndpointAddress address, IPAddress? peer, bool allowAny)
+    {
+        if (peer is null || IPAddress.IsLoopback(Unmapped(peer)))
+        {
+            return true;
+        }
+
+        if (address.IsUnixSocket)
+        {
+            return false;
+        }
+
+        if (allowAny)
+        {
+            return true;
+        }
+
+        return IPAddress.TryParse(address.Host, out var ip)
+            && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any) || Unmapped(ip).Equals(Unmapped(peer)));
+    }
+
+    private static IPAddress Unmapped(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
 
     /// <summary>Reserves a slot within the server's and the client's limits, and a work folder.</summary>
     private ProvisionedEnclave Admit(string client, string name)
@@ -501,6 +521,7 @@ internal sealed class ProvisionedEnclave(string id, string name, string client, 
 {
     private readonly TaskCompletionSource _terminated = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private const int MaxMetricsUrlBytes = 256;
     private int? _metricsPort;
 
     public string Id { get; } = id;
@@ -523,7 +544,9 @@ internal sealed class ProvisionedEnclave(string id, string name, string client, 
     {
         get
         {
-            if (_metricsPort is null && File.Exists(MetricsUrlFile))
+            // A URL is short; anything else the proxy's code could put there (a huge file, a pipe, a device: length 0) is not read.
+            var file = new FileInfo(MetricsUrlFile);
+            if (_metricsPort is null && file.Exists && file.Length is > 0 and <= MaxMetricsUrlBytes)
             {
                 try
                 {

@@ -40,7 +40,15 @@ public sealed partial class ProxyServer
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            File.Delete(partial);
+            try
+            {
+                File.Delete(partial);
+            }
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+            {
+                // Nothing was written, or it cannot be removed: the reason below is what matters.
+            }
+
             throw new EnclaveException(EnclaveStatusCode.FailedPrecondition,
                 $"Cannot write the metrics URL to '{path}' (--metrics-url-file): {ex.Message}. Give a path in a folder the proxy can write to.", ex);
         }
