@@ -12,6 +12,9 @@ internal sealed class LatencySamples(string name, int capacity)
     private TimeSpan _clientCpu;
     private TimeSpan _serverCpu;
     private long _cpuCalls;
+    private long _clientSwitches;
+    private long _serverSwitches;
+    private long _switchCalls;
 
     public string Name { get; } = name;
 
@@ -52,6 +55,16 @@ internal sealed class LatencySamples(string name, int capacity)
         }
     }
 
+    public void AddContextSwitches(long client, long server, int calls)
+    {
+        if (client >= 0 && server >= 0)
+        {
+            _clientSwitches += client;
+            _serverSwitches += server;
+            _switchCalls += calls;
+        }
+    }
+
     /// <summary>The <paramref name="percentile"/> (0–100) in microseconds, or NaN with no samples (nearest rank).</summary>
     public double Microseconds(double percentile)
     {
@@ -77,9 +90,17 @@ internal sealed class LatencySamples(string name, int capacity)
     public override string ToString()
     {
         var text = $"{Name}: p50 {Fixed(P50)}, p90 {Fixed(Microseconds(90))}, p99 {Fixed(Microseconds(99))}, n={Count}";
-        return _cpuCalls == 0
-            ? text
-            : text + $"; CPU per call: this process {Fixed(_clientCpu.TotalMicroseconds / _cpuCalls)}, server {Fixed(_serverCpu.TotalMicroseconds / _cpuCalls)}";
+        if (_cpuCalls > 0)
+        {
+            text += $"; CPU per call: this process {Fixed(_clientCpu.TotalMicroseconds / _cpuCalls)}, server {Fixed(_serverCpu.TotalMicroseconds / _cpuCalls)}";
+        }
+
+        if (_switchCalls > 0)
+        {
+            text += $"; context switches per call: this process {(double)_clientSwitches / _switchCalls:0.0}, server {(double)_serverSwitches / _switchCalls:0.0}";
+        }
+
+        return text;
     }
 
     private static string Fixed(double microseconds) => microseconds >= 10_000 ? $"{microseconds / 1000:0.0} ms" : $"{microseconds:0.0} µs";

@@ -17,6 +17,8 @@ internal static class Sampler
     {
         var clientBefore = into.Server is null ? default : CpuMeter.Self.Read();
         var serverBefore = into.Server?.Read() ?? default;
+        var clientSwitchesBefore = into.Server is null ? -1 : CpuMeter.Self.ReadContextSwitches();
+        var serverSwitchesBefore = into.Server?.ReadContextSwitches() ?? -1;
         var deadline = Stopwatch.GetTimestamp() + Ticks(maxTime);
         var calls = 0;
         while (calls < maxCalls && !into.IsFull && !cancellationToken.IsCancellationRequested)
@@ -35,6 +37,10 @@ internal static class Sampler
         if (into.Server is { } server && calls > 0)
         {
             into.AddCpu(CpuMeter.Self.Read() - clientBefore, server.Read() - serverBefore, calls);
+            if (clientSwitchesBefore >= 0 && serverSwitchesBefore >= 0)
+            {
+                into.AddContextSwitches(CpuMeter.Self.ReadContextSwitches() - clientSwitchesBefore, server.ReadContextSwitches() - serverSwitchesBefore, calls);
+            }
         }
     }
 
