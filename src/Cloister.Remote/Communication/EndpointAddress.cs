@@ -26,6 +26,13 @@ internal sealed record EndpointAddress
 
     public bool IsUnixSocket => SocketPath is not null;
 
+    /// <summary>A TCP address whose host is the unspecified address, <c>0.0.0.0</c> or <c>[::]</c>: every interface, no one host.</summary>
+    public bool IsUnspecified => Host is not null && IsUnspecifiedHost(Host);
+
+    /// <summary>Whether <paramref name="host"/> is <c>0.0.0.0</c> or <c>::</c> (brackets or not).</summary>
+    public static bool IsUnspecifiedHost(string host) =>
+        System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var ip) && (ip.Equals(System.Net.IPAddress.Any) || ip.Equals(System.Net.IPAddress.IPv6Any));
+
     public static EndpointAddress Unix(string path) => new(null, 0, path);
 
     public static EndpointAddress Tcp(string host, int port) => new(host, port, null);

@@ -52,7 +52,6 @@ internal sealed partial class MetricsEndpoint : IAsyncDisposable
     public static async Task<MetricsEndpoint> StartAsync(string? address, int port, ServingHealth health, ILoggerFactory loggerFactory, CancellationToken cancellationToken, Action<WebApplication>? map = null)
     {
         var host = BindHost(address, port);
-
         var logger = loggerFactory.CreateLogger<MetricsEndpoint>();
         if (!IsLoopback(host))
         {
@@ -106,8 +105,7 @@ internal sealed partial class MetricsEndpoint : IAsyncDisposable
     }
 
     /// <summary>Whether <paramref name="host"/> (as <see cref="BindHost"/> gives it) binds every address: <c>0.0.0.0</c>, <c>::</c>, <c>*</c>, <c>+</c>.</summary>
-    public static bool IsWildcard(string host) =>
-        host is "*" or "+" || IPAddress.TryParse(host, out var ip) && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any));
+    public static bool IsWildcard(string host) => host is "*" or "+" || EndpointAddress.IsUnspecifiedHost(host);
 
     private static bool IsLoopback(string host) =>
         string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase) || IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip);

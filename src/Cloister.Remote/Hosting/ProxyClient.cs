@@ -71,8 +71,7 @@ internal sealed partial class ProxyClient : EnclaveTransport, ICallTarget
     public void Connect(RegisterRequest registration)
     {
         var endpoint = EndpointAddress.Parse(registration.Endpoint, $"endpoint reported by the proxy of '{Name}'");
-        if (!endpoint.IsUnixSocket && System.Net.IPAddress.TryParse(endpoint.Host, out var ip)
-            && (ip.Equals(System.Net.IPAddress.Any) || ip.Equals(System.Net.IPAddress.IPv6Any)))
+        if (endpoint.IsUnspecified)
         {
             // The proxy listens on every interface of its machine; reach it where its provisioning is reached.
             endpoint = EndpointAddress.Tcp(Provision.ProxyHost ?? "127.0.0.1", endpoint.Port);

@@ -329,8 +329,7 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
             return true;
         }
 
-        return IPAddress.TryParse(address.Host, out var ip)
-            && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any) || Unmapped(ip).Equals(Unmapped(peer)));
+        return address.IsUnspecified || IPAddress.TryParse(address.Host, out var ip) && Unmapped(ip).Equals(Unmapped(peer));
     }
 
     private static IPAddress Unmapped(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
@@ -473,7 +472,7 @@ internal sealed partial class ProvisionerService : Provisioner.ProvisionerBase
     private static string ResolveClientAddress(string address, ServerCallContext context)
     {
         var parsed = EndpointAddress.Parse(address, "client_address");
-        if (parsed.IsUnixSocket || !IPAddress.TryParse(parsed.Host, out var ip) || !(ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any)))
+        if (!parsed.IsUnspecified)
         {
             return address;
         }
