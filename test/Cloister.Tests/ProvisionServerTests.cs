@@ -149,6 +149,15 @@ public sealed class ProvisionServerTests(TestEnclaveFixture enclave) : IAsyncLif
             Assert.True(samples.Any(s => s.Name == "cloister_proxy_memory_working_set_bytes" && s.Label("cloister_enclave_name") == info.EnclaveName && s.Value > 0), text);
         }
 
+        // `cloister status` on the server's metrics address shows the server and each of its proxies.
+        var status = await ServerStatus.ReadAsync(server.MetricsUrl!, TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
+        Assert.True(status.IsProvisionServer);
+        Assert.Equal(2, status.Proxies.Count);
+        var described = string.Join('\n', status.Describe());
+        Assert.Contains("enclave       scraped-a (backend remote", described, StringComparison.Ordinal);
+        Assert.Contains("enclave       scraped-b (backend remote", described, StringComparison.Ordinal);
+        Assert.Equal(2, status.Describe().Count(l => l.StartsWith("Proxy at http://127.0.0.1:", StringComparison.Ordinal) && l.EndsWith(": SERVING", StringComparison.Ordinal)));
+
         // The entry call made on the first shows on the first proxy's own endpoint, and only there.
         var firstTarget = groups.Single(g => listed.Single(e => e.Id == g.Id).EnclaveName == "scraped-a").Target;
         var firstSamples = PrometheusText.Parse(await http.GetStringAsync($"http://{firstTarget}/metrics", TestContext.Current.CancellationToken));

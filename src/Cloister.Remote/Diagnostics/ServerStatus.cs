@@ -22,6 +22,12 @@ internal sealed class ServerStatus
         Samples = samples;
     }
 
+    /// <summary>
+    /// For a provision server: the status of each proxy it lists at <see cref="ProvisionServer.ScrapeTargetsPath"/>, or
+    /// why it could not be read; empty for a proxy.
+    /// </summary>
+    public IReadOnlyList<(string Target, ServerStatus? Status, string? Error)> Proxies { get; private set; } = [];
+
     /// <summary>The metrics endpoint asked, e.g. <c>http://127.0.0.1:9464/</c>.</summary>
     public Uri Address { get; }
 
@@ -79,7 +85,48 @@ internal sealed class ServerStatus
             throw new EnclaveException(EnclaveStatusCode.Unavailable, $"The metrics at {new Uri(baseAddress, MetricsEndpoint.MetricsPath)} cannot be read: {ex.Message}", ex);
         }
 
-        return new ServerStatus(baseAddress, health, PrometheusText.Parse(text));
+        var status = new ServerStatus(baseAddress, health, PrometheusText.Parse(text));
+        if (status.IsProvisionServer)
+        {
+            status.Proxies = await ReadProxiesAsync(http, baseAddress, timeout, cancellationToken).ConfigureAwait(false);
+        }
+
+        return status;
+    }
+
+    /// <summary>The proxies a provision server lists for Prometheus, each read as a proxy is; one that does not answer says why.</summary>
+    private static async Task<List<(string Target, ServerStatus? Status, string? Error)>> ReadProxiesAsync(HttpClient http, Uri server, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var targets = new List<string>();
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(
+                await http.GetStringAsync(new Uri(server, ProvisionServer.ScrapeTargetsPath), cancellationToken).ConfigureAwait(false));
+            foreach (var group in json.RootElement.EnumerateArray())
+            {
+                targets.AddRange(group.GetProperty("targets").EnumerateArray().Select(t => t.GetString()).OfType<string>());
+            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException or InvalidOperationException or KeyNotFoundException && !cancellationToken.IsCancellationRequested)
+        {
+            // An older server, or none listed: the server's own figures stand alone.
+            return [];
+        }
+
+        var proxies = new List<(string, ServerStatus?, string?)>();
+        foreach (var target in targets)
+        {
+            try
+            {
+                proxies.Add((target, await ReadAsync(target, timeout, cancellationToken).ConfigureAwait(false), null));
+            }
+            catch (EnclaveException ex)
+            {
+                proxies.Add((target, null, ex.Message));
+            }
+        }
+
+        return proxies;
     }
 
     private static Uri ParseAddress(string address)
@@ -108,6 +155,19 @@ internal sealed class ServerStatus
         yield return $"  uploads       {Count(Total("cloister_provision_server_uploads_active"))} in flight, {FormatBytes(Total("cloister_provision_server_upload_size_bytes_total"))} received";
         yield return $"  rejections    {DescribeByLabel("cloister_provision_server_rejections_total", Labels.RejectionReason)}";
         yield return $"  proxy exits   {DescribeByLabel("cloister_proxy_exits_total", Labels.ExitReason)}";
+        foreach (var (target, status, error) in Proxies)
+        {
+            if (status is null)
+            {
+                yield return $"Proxy at http://{target}/: {error}";
+                continue;
+            }
+
+            foreach (var line in status.DescribeProxy())
+            {
+                yield return line;
+            }
+        }
     }
 
     /// <summary>The total of a counter, and its non-zero parts by one label, most first: "3 (limit 2, unauthenticated 1)".</summary>
