@@ -291,6 +291,49 @@ public sealed class ObservabilityTests(TestEnclaveFixture enclave) : IAsyncLifet
     }
 
     [Fact]
+    public async Task Selectors_past_the_limit_share_one_series_and_keep_their_span_names()
+    {
+        var exported = new List<MetricSnapshot>();
+        var spans = new List<Activity>();
+        using var meters = Sdk.CreateMeterProviderBuilder().AddCloisterInstrumentation().AddInMemoryExporter(exported).Build();
+        using var tracing = Sdk.CreateTracerProviderBuilder().AddCloisterInstrumentation().AddInMemoryExporter(spans).Build();
+        var manager = new EnclaveManager();
+        _managers.Add(manager);
+        var name = UniqueName("selectors");
+        var client = await manager.LoadEnclaveAsync(new EnclaveLoadConfig { Name = name, PackagePath = enclave.PackagePath }).AsTask().WaitAsync(Timeout);
+
+        // 1,004 unknown selectors fail (Unimplemented) and are counted: those before the limit of 1,000 selectors get series
+        // of their own, the rest share "(other)"; the last of them called again, then a known selector, also past it.
+        for (var i = 0; i < 1004; i++)
+        {
+            await Assert.ThrowsAsync<EnclaveException>(() => client.InvokeAsync($"unknown.{i}", ReadOnlyMemory<byte>.Empty).AsTask());
+        }
+
+        await Assert.ThrowsAsync<EnclaveException>(() => client.InvokeAsync("unknown.1003", ReadOnlyMemory<byte>.Empty).AsTask());
+        await client.InvokeAsync("reverse", new byte[4]).AsTask().WaitAsync(Timeout);
+        meters.ForceFlush();
+        tracing.ForceFlush();
+
+        var entry = Points(exported, name).Where(p => p.Name.StartsWith("cloister.call", StringComparison.Ordinal) && (string?)p.Tags["cloister.call.direction"] == "entry").ToList();
+        string Selector((string Name, Dictionary<string, object?> Tags, MetricPoint Point) p) => (string)p.Tags["cloister.call.selector"]!;
+        var started = entry.Where(p => p.Name == "cloister.calls.started").ToList();
+        Assert.Equal(1001, started.Count); // 1,000 selectors (Initialize's among them) and "(other)"
+        var own = started.Count(p => Selector(p).StartsWith("unknown.", StringComparison.Ordinal));
+        Assert.InRange(own, 999, 1000);
+        Assert.DoesNotContain(started, p => Selector(p) == "unknown.1003");
+        Assert.Equal(1005 - own, LongSum(entry, "cloister.calls.failed", [("cloister.call.selector", "(other)")]));
+        Assert.Equal(1005, LongSum(entry, "cloister.calls.failed", [("cloister.status_code", "Unimplemented")]));
+        Assert.Equal(1, LongSum(entry, "cloister.calls.completed", [("cloister.call.selector", "(other)")]));
+        Assert.Equal(started.Sum(p => p.Point.GetSumLong()), LongSum(entry, "cloister.calls.completed", []) + LongSum(entry, "cloister.calls.failed", []));
+        Assert.Equal(0, LongSum(entry, "cloister.calls.active", []));
+
+        // Spans keep the name the caller used; their selector attribute is the series they count in.
+        var late = Snapshot(spans).Where(s => (string?)s.GetTagItem("cloister.enclave.name") == name && s.DisplayName == "entry unknown.1003").ToList();
+        Assert.Equal(2, late.Count);
+        Assert.All(late, s => Assert.Equal("(other)", s.GetTagItem("cloister.call.selector")));
+    }
+
+    [Fact]
     public async Task Failed_calls_are_error_spans_with_their_status_code()
     {
         var spans = new List<Activity>();

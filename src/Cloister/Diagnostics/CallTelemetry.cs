@@ -21,19 +21,19 @@ internal sealed class CallTelemetry
     /// <summary>At most this many selectors get series of their own per enclave and direction; the rest share one.</summary>
     private const int MaxSelectors = 1000;
     private const string OtherSelectors = "(other)";
-    private const int MaxCachedSpanNames = 256;
 
     private static readonly ConcurrentDictionary<(CallSide Side, string Name, string Backend, string Measurement), CallTelemetry> Identities = new();
-    private static readonly ConcurrentDictionary<string, string> EntrySpanNames = new(StringComparer.Ordinal);
-    private static readonly ConcurrentDictionary<string, string> HostCallSpanNames = new(StringComparer.Ordinal);
 
     private readonly TagList _entryTags;
     private readonly TagList _hostCallTags;
     private readonly CallSide _side;
     private readonly ConcurrentDictionary<string, SelectorCalls> _entry = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, SelectorCalls> _hostCall = new(StringComparer.Ordinal);
-    private long _entryActive;
-    private long _hostCallActive;
+
+    // The selector each direction was last called with: callers usually call one selector many times in a row, so one
+    // string comparison often spares the dictionary's hashing.
+    private SelectorCalls? _lastEntry;
+    private SelectorCalls? _lastHostCall;
 
     private CallTelemetry(string enclaveName, string backend, string measurement, CallSide side)
     {
@@ -79,22 +79,16 @@ internal sealed class CallTelemetry
     public CallObservation Start(CallDirection direction, string selector, long requestBytes, ActivityContext remoteParent = default)
     {
         var calls = Calls(direction, selector);
-        Interlocked.Increment(ref calls.Started);
-        Interlocked.Add(ref calls.RequestBytes, requestBytes);
-        if (direction == CallDirection.Entry)
-        {
-            Interlocked.Increment(ref _entryActive);
-        }
-        else
-        {
-            Interlocked.Increment(ref _hostCallActive);
-        }
+        var counters = calls.Counters;
+        Interlocked.Increment(ref counters.Started);
+        Interlocked.Increment(ref counters.Active);
+        Interlocked.Add(ref counters.RequestBytes, requestBytes);
 
         Activity? activity = null;
         var source = CloisterTelemetry.Source;
         if (source.HasListeners())
         {
-            activity = source.StartActivity(SpanName(direction, selector), Kind(direction), remoteParent);
+            activity = source.StartActivity(calls.SpanName, Kind(direction), remoteParent);
             if (activity is { IsAllDataRequested: true })
             {
                 // Three attributes: the span's name and kind already say the direction and the side.
@@ -104,65 +98,49 @@ internal sealed class CallTelemetry
             }
         }
 
-        return new CallObservation(this, direction, calls, Stopwatch.GetTimestamp(), activity);
-    }
-
-    internal void Ended(CallDirection direction)
-    {
-        if (direction == CallDirection.Entry)
-        {
-            Interlocked.Decrement(ref _entryActive);
-        }
-        else
-        {
-            Interlocked.Decrement(ref _hostCallActive);
-        }
+        return new CallObservation(calls, Stopwatch.GetTimestamp(), activity);
     }
 
     private SelectorCalls Calls(CallDirection direction, string selector)
     {
-        var table = direction == CallDirection.Entry ? _entry : _hostCall;
-        if (table.TryGetValue(selector, out var calls))
+        ref var last = ref direction == CallDirection.Entry ? ref _lastEntry : ref _lastHostCall;
+        if (Volatile.Read(ref last) is { } cached && string.Equals(cached.CalledAs, selector, StringComparison.Ordinal))
         {
-            return calls;
+            return cached;
         }
 
-        var tagged = table.Count < MaxSelectors ? selector : OtherSelectors;
-        var tags = direction == CallDirection.Entry ? _entryTags : _hostCallTags;
-        tags.Add(CloisterTags.Selector, tagged);
-        return table.GetOrAdd(tagged, static (key, tags) => new SelectorCalls(key, tags), tags);
+        var table = direction == CallDirection.Entry ? _entry : _hostCall;
+        if (!table.TryGetValue(selector, out var calls))
+        {
+            var tagged = table.Count < MaxSelectors ? selector : OtherSelectors;
+            var tags = direction == CallDirection.Entry ? _entryTags : _hostCallTags;
+            tags.Add(CloisterTags.Selector, tagged);
+            var shared = table.GetOrAdd(tagged, static (key, state) => new SelectorCalls(key, state.tags, SpanName(state.direction, key)), (tags, direction));
+
+            // Past the limit every new selector counts into "(other)", each under its own name here so the cache works.
+            calls = ReferenceEquals(tagged, selector) ? shared : shared.CalledAsOther(selector, SpanName(direction, selector));
+        }
+
+        Volatile.Write(ref last, calls);
+        return calls;
     }
 
     // Host side: the host calls out (client) and serves host calls (server); the proxy the other way round.
     private ActivityKind Kind(CallDirection direction) =>
         (direction == CallDirection.Entry) == (_side == CallSide.Host) ? ActivityKind.Client : ActivityKind.Server;
 
-    /// <summary>"entry cloister.run", "host_call app.lookup": cached, so a traced call does not build its name each time.</summary>
-    private static string SpanName(CallDirection direction, string selector)
-    {
-        var (cache, prefix) = direction == CallDirection.Entry ? (EntrySpanNames, "entry ") : (HostCallSpanNames, "host_call ");
-        if (cache.TryGetValue(selector, out var name))
-        {
-            return name;
-        }
-
-        name = prefix + selector;
-        if (cache.Count < MaxCachedSpanNames)
-        {
-            cache.TryAdd(selector, name);
-        }
-
-        return name;
-    }
+    /// <summary>"entry cloister.run", "host_call app.lookup": built once per selector, kept with its counters.</summary>
+    private static string SpanName(CallDirection direction, string selector) =>
+        (direction == CallDirection.Entry ? "entry " : "host_call ") + selector;
 
     // What the observable instruments report when a listener collects: every identity, every selector with calls.
-    internal static IEnumerable<Measurement<long>> ObserveStarted() => ObservePerSelector(static c => c.Started);
+    internal static IEnumerable<Measurement<long>> ObserveStarted() => ObservePerSelector(static c => Volatile.Read(ref c.Started));
 
-    internal static IEnumerable<Measurement<long>> ObserveCompleted() => ObservePerSelector(static c => c.Completed);
+    internal static IEnumerable<Measurement<long>> ObserveCompleted() => ObservePerSelector(static c => Volatile.Read(ref c.Completed));
 
-    internal static IEnumerable<Measurement<long>> ObserveRequestBytes() => ObservePerSelector(static c => c.RequestBytes);
+    internal static IEnumerable<Measurement<long>> ObserveRequestBytes() => ObservePerSelector(static c => Volatile.Read(ref c.RequestBytes));
 
-    internal static IEnumerable<Measurement<long>> ObserveResponseBytes() => ObservePerSelector(static c => c.ResponseBytes);
+    internal static IEnumerable<Measurement<long>> ObserveResponseBytes() => ObservePerSelector(static c => Volatile.Read(ref c.ResponseBytes));
 
     internal static IEnumerable<Measurement<long>> ObserveFailed()
     {
@@ -170,9 +148,10 @@ internal sealed class CallTelemetry
         {
             foreach (var calls in telemetry._entry.Values.Concat(telemetry._hostCall.Values))
             {
-                for (var code = 0; code < calls.Failed.Length; code++)
+                var failed = calls.Counters.Failed;
+                for (var code = 0; code < failed.Length; code++)
                 {
-                    if (Volatile.Read(ref calls.Failed[code]) is > 0 and var count)
+                    if (Volatile.Read(ref failed[code]) is > 0 and var count)
                     {
                         var tags = calls.Tags;
                         tags.Add(CloisterTags.StatusCode, CloisterTelemetry.StatusName((EnclaveStatusCode)code));
@@ -183,48 +162,94 @@ internal sealed class CallTelemetry
         }
     }
 
+    /// <summary>Calls in flight per enclave identity and direction: each selector counts its own, summed here.</summary>
     internal static IEnumerable<Measurement<long>> ObserveActive()
     {
         foreach (var telemetry in Identities.Values)
         {
             if (!telemetry._entry.IsEmpty)
             {
-                yield return new Measurement<long>(Volatile.Read(ref telemetry._entryActive), telemetry._entryTags);
+                yield return new Measurement<long>(SumActive(telemetry._entry), telemetry._entryTags);
             }
 
             if (!telemetry._hostCall.IsEmpty)
             {
-                yield return new Measurement<long>(Volatile.Read(ref telemetry._hostCallActive), telemetry._hostCallTags);
+                yield return new Measurement<long>(SumActive(telemetry._hostCall), telemetry._hostCallTags);
             }
         }
+
+        static long SumActive(ConcurrentDictionary<string, SelectorCalls> table) =>
+            table.Values.Sum(static calls => Volatile.Read(ref calls.Counters.Active));
     }
 
-    private static IEnumerable<Measurement<long>> ObservePerSelector(Func<SelectorCalls, long> read)
+    private static IEnumerable<Measurement<long>> ObservePerSelector(Func<Counters, long> read)
     {
         foreach (var telemetry in Identities.Values)
         {
             foreach (var calls in telemetry._entry.Values)
             {
-                yield return new Measurement<long>(read(calls), calls.Tags);
+                yield return new Measurement<long>(read(calls.Counters), calls.Tags);
             }
 
             foreach (var calls in telemetry._hostCall.Values)
             {
-                yield return new Measurement<long>(read(calls), calls.Tags);
+                yield return new Measurement<long>(read(calls.Counters), calls.Tags);
             }
         }
     }
 
-    /// <summary>The counters of one selector in one direction, and its tags (the enclave's, the direction, the selector).</summary>
-    internal sealed class SelectorCalls(string selector, TagList tags)
+    /// <summary>
+    /// One selector in one direction: its counters, its tags (the enclave's, the direction, the selector) and its span name.
+    /// </summary>
+    internal sealed class SelectorCalls
     {
-        public readonly string Selector = selector;
-        public readonly TagList Tags = tags;
-        public readonly long[] Failed = new long[(int)EnclaveStatusCode.Unauthenticated + 1];
+        public SelectorCalls(string selector, TagList tags, string spanName)
+            : this(selector, selector, tags, spanName, new Counters())
+        {
+        }
+
+        private SelectorCalls(string calledAs, string selector, TagList tags, string spanName, Counters counters)
+        {
+            CalledAs = calledAs;
+            Selector = selector;
+            Tags = tags;
+            SpanName = spanName;
+            Counters = counters;
+            tags.Add(CloisterTags.StatusCode, "OK");
+            SucceededTags = [.. tags];
+        }
+
+        /// <summary>The selector as the caller named it (the cache's key).</summary>
+        public string CalledAs { get; }
+
+        /// <summary>The selector as tagged: the name, or "(other)" past the limit.</summary>
+        public string Selector { get; }
+
+        public TagList Tags { get; }
+
+        /// <summary>The tags of a successful call's duration, built once: recording a measurement copies no tag list.</summary>
+        public KeyValuePair<string, object?>[] SucceededTags { get; }
+
+        public string SpanName { get; }
+
+        public Counters Counters { get; }
+
+        /// <summary>The same counters under another selector's name (one past the limit, counted as "(other)").</summary>
+        public SelectorCalls CalledAsOther(string calledAs, string spanName) => new(calledAs, Selector, Tags, spanName, Counters);
+    }
+
+    /// <summary>
+    /// The counts of one selector, together in a small object of their own: a call's start and its end, often on two
+    /// threads, touch one cache line between them.
+    /// </summary>
+    internal sealed class Counters
+    {
         public long Started;
+        public long Active;
         public long Completed;
         public long RequestBytes;
         public long ResponseBytes;
+        public readonly long[] Failed = new long[(int)EnclaveStatusCode.Unauthenticated + 1];
 
         public void CountFailure(EnclaveStatusCode code) =>
             Interlocked.Increment(ref Failed[(uint)code < (uint)Failed.Length ? (int)code : (int)EnclaveStatusCode.Unknown]);
@@ -234,16 +259,12 @@ internal sealed class CallTelemetry
 /// <summary>One call being measured; <see cref="Complete"/> or <see cref="Fail"/> it exactly once.</summary>
 internal readonly struct CallObservation
 {
-    private readonly CallTelemetry _telemetry;
-    private readonly CallDirection _direction;
     private readonly CallTelemetry.SelectorCalls _calls;
     private readonly long _startTimestamp;
     private readonly Activity? _activity;
 
-    public CallObservation(CallTelemetry telemetry, CallDirection direction, CallTelemetry.SelectorCalls calls, long startTimestamp, Activity? activity)
+    public CallObservation(CallTelemetry.SelectorCalls calls, long startTimestamp, Activity? activity)
     {
-        _telemetry = telemetry;
-        _direction = direction;
         _calls = calls;
         _startTimestamp = startTimestamp;
         _activity = activity;
@@ -252,14 +273,13 @@ internal readonly struct CallObservation
     public void Complete(long responseBytes)
     {
         var elapsed = Stopwatch.GetElapsedTime(_startTimestamp).TotalSeconds;
-        _telemetry.Ended(_direction);
-        Interlocked.Increment(ref _calls.Completed);
-        Interlocked.Add(ref _calls.ResponseBytes, responseBytes);
+        var counters = _calls.Counters;
+        Interlocked.Decrement(ref counters.Active);
+        Interlocked.Increment(ref counters.Completed);
+        Interlocked.Add(ref counters.ResponseBytes, responseBytes);
         if (CloisterTelemetry.CallDuration.Enabled)
         {
-            var tags = _calls.Tags;
-            tags.Add(CloisterTags.StatusCode, "OK");
-            CloisterTelemetry.CallDuration.Record(elapsed, tags);
+            CloisterTelemetry.CallDuration.Record(elapsed, _calls.SucceededTags);
         }
 
         _activity?.Dispose();
@@ -275,8 +295,9 @@ internal readonly struct CallObservation
             _ => EnclaveStatusCode.Unknown,
         };
         var status = CloisterTelemetry.StatusName(code);
-        _telemetry.Ended(_direction);
-        _calls.CountFailure(code);
+        var counters = _calls.Counters;
+        Interlocked.Decrement(ref counters.Active);
+        counters.CountFailure(code);
         if (CloisterTelemetry.CallDuration.Enabled)
         {
             var tags = _calls.Tags;
