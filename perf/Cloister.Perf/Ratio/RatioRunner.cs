@@ -238,7 +238,7 @@ internal sealed class RatioRunner(RunSettings settings, IReadOnlySet<int> figure
             list.Add(Figure.Under($"5 load {LoadEnclave} p50 ({r.Label})", "ms", r.Load.P50 / 1000, 500));
         }
 
-        list.Add(_telemetry.Figure());
+        list.AddRange(_telemetry.Figures());
         list.AddRange(_provisioning.Figures());
         list.AddRange(_secure.Figures());
         list.AddRange(_translator.Figures());

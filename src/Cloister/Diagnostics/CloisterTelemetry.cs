@@ -71,9 +71,16 @@ internal static class CloisterTelemetry
     public static bool IsCallObserved
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => Source.HasListeners() || CallsStarted.Enabled || CallsCompleted.Enabled || CallsFailed.Enabled || CallDuration.Enabled
-            || CallsActive.Enabled || RequestSize.Enabled || ResponseSize.Enabled;
+        get => !SuppressCallObservation && (Source.HasListeners() || CallsStarted.Enabled || CallsCompleted.Enabled || CallsFailed.Enabled || CallDuration.Enabled
+            || CallsActive.Enabled || RequestSize.Enabled || ResponseSize.Enabled);
     }
+
+    /// <summary>
+    /// For measurement only, not a setting: while true, calls in this process take the bare path as if nobody listened.
+    /// The perf runner (figure 6) flips it between calls to time observed and unobserved calls one after the other under
+    /// the same listeners, in the same state of the process, which blocks of each cannot give (see perf/README.md).
+    /// </summary>
+    internal static bool SuppressCallObservation;
 
     public static string StatusName(EnclaveStatusCode code) =>
         (uint)code < (uint)StatusNames.Length && StatusNames[(int)code] is { } name
