@@ -204,19 +204,18 @@ internal sealed class CallTelemetry
     internal sealed class SelectorCalls
     {
         public SelectorCalls(string selector, TagList tags, string spanName)
-            : this(selector, selector, tags, spanName, new Counters())
+            : this(selector, selector, tags, WithStatus(tags, "OK"), spanName, new Counters())
         {
         }
 
-        private SelectorCalls(string calledAs, string selector, TagList tags, string spanName, Counters counters)
+        private SelectorCalls(string calledAs, string selector, TagList tags, KeyValuePair<string, object?>[] succeededTags, string spanName, Counters counters)
         {
             CalledAs = calledAs;
             Selector = selector;
             Tags = tags;
+            SucceededTags = succeededTags;
             SpanName = spanName;
             Counters = counters;
-            tags.Add(CloisterTags.StatusCode, "OK");
-            SucceededTags = [.. tags];
         }
 
         /// <summary>The selector as the caller named it (the cache's key).</summary>
@@ -235,7 +234,13 @@ internal sealed class CallTelemetry
         public Counters Counters { get; }
 
         /// <summary>The same counters under another selector's name (one past the limit, counted as "(other)").</summary>
-        public SelectorCalls CalledAsOther(string calledAs, string spanName) => new(calledAs, Selector, Tags, spanName, Counters);
+        public SelectorCalls CalledAsOther(string calledAs, string spanName) => new(calledAs, Selector, Tags, SucceededTags, spanName, Counters);
+
+        private static KeyValuePair<string, object?>[] WithStatus(TagList tags, string status)
+        {
+            tags.Add(CloisterTags.StatusCode, status);
+            return [.. tags];
+        }
     }
 
     /// <summary>
