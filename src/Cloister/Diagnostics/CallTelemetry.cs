@@ -88,7 +88,9 @@ internal sealed class CallTelemetry
         var source = CloisterTelemetry.Source;
         if (source.HasListeners())
         {
-            activity = source.StartActivity(calls.SpanName, Kind(direction), remoteParent);
+            // A selector counted as "(other)" still names its span.
+            var name = string.Equals(calls.Selector, selector, StringComparison.Ordinal) ? calls.SpanName : SpanName(direction, selector);
+            activity = source.StartActivity(name, Kind(direction), remoteParent);
             if (activity is { IsAllDataRequested: true })
             {
                 // Three attributes: the span's name and kind already say the direction and the side.
@@ -104,7 +106,7 @@ internal sealed class CallTelemetry
     private SelectorCalls Calls(CallDirection direction, string selector)
     {
         ref var last = ref direction == CallDirection.Entry ? ref _lastEntry : ref _lastHostCall;
-        if (Volatile.Read(ref last) is { } cached && string.Equals(cached.CalledAs, selector, StringComparison.Ordinal))
+        if (Volatile.Read(ref last) is { } cached && string.Equals(cached.Selector, selector, StringComparison.Ordinal))
         {
             return cached;
         }
@@ -112,15 +114,24 @@ internal sealed class CallTelemetry
         var table = direction == CallDirection.Entry ? _entry : _hostCall;
         if (!table.TryGetValue(selector, out var calls))
         {
+            // Past the limit every new selector counts into "(other)". Its entry exists only once the limit is reached,
+            // so finding it spares counting the table (which takes all of its locks) on every such call.
+            if (table.TryGetValue(OtherSelectors, out var other))
+            {
+                return other;
+            }
+
             var tagged = table.Count < MaxSelectors ? selector : OtherSelectors;
             var tags = direction == CallDirection.Entry ? _entryTags : _hostCallTags;
             tags.Add(CloisterTags.Selector, tagged);
-            var shared = table.GetOrAdd(tagged, static (key, state) => new SelectorCalls(key, state.tags, SpanName(state.direction, key)), (tags, direction));
-
-            // Past the limit every new selector counts into "(other)", each under its own name here so the cache works.
-            calls = ReferenceEquals(tagged, selector) ? shared : shared.CalledAsOther(selector, SpanName(direction, selector));
+            calls = table.GetOrAdd(tagged, static (key, state) => new SelectorCalls(key, state.tags, SpanName(state.direction, key)), (tags, direction));
+            if (!ReferenceEquals(tagged, selector))
+            {
+                return calls;
+            }
         }
 
+        // Only a selector's own series is kept as the last one: "(other)" stands for many.
         Volatile.Write(ref last, calls);
         return calls;
     }
@@ -201,40 +212,19 @@ internal sealed class CallTelemetry
     /// <summary>
     /// One selector in one direction: its counters, its tags (the enclave's, the direction, the selector) and its span name.
     /// </summary>
-    internal sealed class SelectorCalls
+    internal sealed class SelectorCalls(string selector, TagList tags, string spanName)
     {
-        public SelectorCalls(string selector, TagList tags, string spanName)
-            : this(selector, selector, tags, WithStatus(tags, "OK"), spanName, new Counters())
-        {
-        }
+        /// <summary>The selector as tagged: its name, or "(other)" past the limit.</summary>
+        public string Selector { get; } = selector;
 
-        private SelectorCalls(string calledAs, string selector, TagList tags, KeyValuePair<string, object?>[] succeededTags, string spanName, Counters counters)
-        {
-            CalledAs = calledAs;
-            Selector = selector;
-            Tags = tags;
-            SucceededTags = succeededTags;
-            SpanName = spanName;
-            Counters = counters;
-        }
-
-        /// <summary>The selector as the caller named it (the cache's key).</summary>
-        public string CalledAs { get; }
-
-        /// <summary>The selector as tagged: the name, or "(other)" past the limit.</summary>
-        public string Selector { get; }
-
-        public TagList Tags { get; }
+        public TagList Tags { get; } = tags;
 
         /// <summary>The tags of a successful call's duration, built once: recording a measurement copies no tag list.</summary>
-        public KeyValuePair<string, object?>[] SucceededTags { get; }
+        public KeyValuePair<string, object?>[] SucceededTags { get; } = WithStatus(tags, "OK");
 
-        public string SpanName { get; }
+        public string SpanName { get; } = spanName;
 
-        public Counters Counters { get; }
-
-        /// <summary>The same counters under another selector's name (one past the limit, counted as "(other)").</summary>
-        public SelectorCalls CalledAsOther(string calledAs, string spanName) => new(calledAs, Selector, Tags, SucceededTags, spanName, Counters);
+        public Counters Counters { get; } = new();
 
         private static KeyValuePair<string, object?>[] WithStatus(TagList tags, string status)
         {
@@ -244,8 +234,8 @@ internal sealed class CallTelemetry
     }
 
     /// <summary>
-    /// The counts of one selector, together in a small object of their own: a call's start and its end, often on two
-    /// threads, touch one cache line between them.
+    /// The counts of one selector, neighbouring fields of a small object of their own: a call's start and its end, often
+    /// on two threads, touch a line or two of memory between them rather than several objects.
     /// </summary>
     internal sealed class Counters
     {
