@@ -35,6 +35,10 @@ internal sealed class CallTelemetry
     private SelectorCalls? _lastEntry;
     private SelectorCalls? _lastHostCall;
 
+    // Set once a direction has reached its limit of selectors (new ones count into "(other)").
+    private bool _entryFull;
+    private bool _hostCallFull;
+
     private CallTelemetry(string enclaveName, string backend, string measurement, CallSide side)
     {
         EnclaveName = enclaveName;
@@ -114,19 +118,22 @@ internal sealed class CallTelemetry
         var table = direction == CallDirection.Entry ? _entry : _hostCall;
         if (!table.TryGetValue(selector, out var calls))
         {
-            // Past the limit every new selector counts into "(other)". Its entry exists only once the limit is reached,
-            // so finding it spares counting the table (which takes all of its locks) on every such call.
-            if (table.TryGetValue(OtherSelectors, out var other))
+            // Past the limit every new selector counts into "(other)"; the flag spares counting the table (which takes
+            // all of its locks) on every such call.
+            ref var full = ref direction == CallDirection.Entry ? ref _entryFull : ref _hostCallFull;
+            if (Volatile.Read(ref full) && table.TryGetValue(OtherSelectors, out var other))
             {
                 return other;
             }
 
-            var tagged = table.Count < MaxSelectors ? selector : OtherSelectors;
+            var overLimit = table.Count >= MaxSelectors;
+            var tagged = overLimit ? OtherSelectors : selector;
             var tags = direction == CallDirection.Entry ? _entryTags : _hostCallTags;
             tags.Add(CloisterTags.Selector, tagged);
             calls = table.GetOrAdd(tagged, static (key, state) => new SelectorCalls(key, state.tags, SpanName(state.direction, key)), (tags, direction));
-            if (!ReferenceEquals(tagged, selector))
+            if (overLimit)
             {
+                Volatile.Write(ref full, true);
                 return calls;
             }
         }
