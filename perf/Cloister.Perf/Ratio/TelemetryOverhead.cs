@@ -89,6 +89,8 @@ internal sealed class TelemetryOverhead(RunSettings settings, ILoggerFactory log
         progress.WriteLine($"[{_label}] 64 B entry calls, observed and unobserved call by call ({settings.LatencyTime.TotalSeconds / 2:0} s)");
         using var listening = Observe();
         await Sampler.WarmUpAsync(call, settings.WarmUpCalls, settings.WarmUpTime, cancellationToken);
+        // Strictly one of each in turn, not Sampler.RecordInterleavedAsync with blocks of one call: that rotates the order
+        // every cycle, so half the calls would follow one of their own kind and half the other.
         var deadline = Stopwatch.GetTimestamp() + (long)(settings.LatencyTime.TotalSeconds / 2 * Stopwatch.Frequency);
         try
         {
